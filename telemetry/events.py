@@ -1,0 +1,307 @@
+"""Events: the only thing capture, nodes and clients hand to the recorder.
+
+Every event has an ``event_id`` (the idempotency key: writing it twice leaves one row) and a ``kind`` that names
+the table it lands in. Times are UTC ``datetime``s. Events are plain frozen dataclasses so the hot path only
+allocates and enqueues; the writer thread turns them into rows with ``to_row()``.
+
+| kind        | table                         | written when |
+|-------------|-------------------------------|--------------|
+| operation   | anime_operation_metrics       | a prompt queued/rejected/ran, a node ran, a dependency call, a quality assessment |
+| error       | anime_error_logs              | a prompt failed or was rejected, a node raised, a gate failed |
+| prompt      | tower_prompts (merged)        | each state change of a prompt: queued, running, success, error, interrupted, crashed, rejected |
+| quality     | tower_quality_scores          | one per assessed image |
+| feedback    | tower_feedback                | a user rating |
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "Event",
+    "OperationEvent",
+    "ErrorEvent",
+    "PromptEvent",
+    "QualityEvent",
+    "FeedbackEvent",
+    "utcnow",
+    "new_id",
+    "PROMPT_STATUS_RANK",
+    "event_from_record",
+]
+
+# A prompt's status only moves forward: a late "queued" never overwrites "success".
+PROMPT_STATUS_RANK = {
+    "queued": 1,
+    "running": 2,
+    "success": 3,
+    "error": 3,
+    "interrupted": 3,
+    "rejected": 3,
+    "crashed": 3,
+    "cancelled": 3,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _ts(dt: datetime | None) -> str | None:
+    """UTC timestamps as ISO text without offset: sorts lexically in SQLite, parses as TIMESTAMP in PostgreSQL."""
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt.isoformat(sep=" ", timespec="microseconds")
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+
+    kind = "event"
+
+    def to_row(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-safe dict (the spool's payload) that ``event_from_record`` turns back into a row."""
+        return {"kind": self.kind, "row": self.to_row()}
+
+
+@dataclass(frozen=True, slots=True)
+class OperationEvent(Event):
+    operation_type: str
+    start_time: datetime
+    end_time: datetime | None = None
+    success: bool | None = None
+    error_details: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    correlation_id: str | None = None
+    prompt_id: str | None = None
+    instance_id: str | None = None
+    node_id: str | None = None
+    node_class: str | None = None
+    status: str | None = None
+    category: str | None = None
+    cached: bool | None = None
+    comfyui_version: str | None = None
+    duration_seconds: float | None = None
+
+    kind = "operation"
+
+    def to_row(self) -> dict[str, Any]:
+        duration = self.duration_seconds
+        if duration is None and self.end_time is not None:
+            duration = (self.end_time - self.start_time).total_seconds()
+        return {
+            "operation_id": self.event_id,
+            "operation_type": self.operation_type,
+            "start_time": _ts(self.start_time),
+            "end_time": _ts(self.end_time),
+            "duration_seconds": duration,
+            "success": self.success,
+            "error_details": _json(self.error_details),
+            "context": _json(self.context),
+            "correlation_id": self.correlation_id,
+            "prompt_id": self.prompt_id,
+            "instance_id": self.instance_id,
+            "node_id": self.node_id,
+            "node_class": self.node_class,
+            "status": self.status,
+            "category": self.category,
+            "cached": self.cached,
+            "comfyui_version": self.comfyui_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent(Event):
+    message: str
+    category: str
+    severity: str
+    timestamp: datetime
+    context: dict[str, Any] | None = None
+    stack_trace: str | None = None
+    correlation_id: str | None = None
+    prompt_id: str | None = None
+    instance_id: str | None = None
+    exception_type: str | None = None
+    node_id: str | None = None
+    node_class: str | None = None
+    fingerprint: str | None = None
+    template: str | None = None
+    comfyui_version: str | None = None
+    extension_version: str | None = None
+
+    kind = "error"
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "error_id": self.event_id,
+            "message": self.message,
+            "category": self.category,
+            "severity": self.severity,
+            "context": _json(self.context),
+            "stack_trace": self.stack_trace,
+            "timestamp": _ts(self.timestamp),
+            "correlation_id": self.correlation_id,
+            "prompt_id": self.prompt_id,
+            "instance_id": self.instance_id,
+            "exception_type": self.exception_type,
+            "node_id": self.node_id,
+            "node_class": self.node_class,
+            "fingerprint": self.fingerprint,
+            "template": self.template,
+            "comfyui_version": self.comfyui_version,
+            "extension_version": self.extension_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEvent(Event):
+    """A partial update of one prompt's record; ``None`` fields leave the stored value alone."""
+
+    prompt_id: str
+    status: str
+    at: datetime
+    correlation_id: str | None = None
+    client_id: str | None = None
+    instance_id: str | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    queue_wait_seconds: float | None = None
+    execution_seconds: float | None = None
+    queue_position: int | None = None
+    node_count: int | None = None
+    error_id: str | None = None
+    category: str | None = None
+    failing_node_id: str | None = None
+    failing_node_class: str | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    comfyui_version: str | None = None
+    extension_version: str | None = None
+    workflow_hash: str | None = None
+
+    kind = "prompt"
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "prompt_id": self.prompt_id,
+            "status": self.status,
+            "status_rank": PROMPT_STATUS_RANK.get(self.status, 0),
+            "updated_at": _ts(self.at),
+            "correlation_id": self.correlation_id,
+            "client_id": self.client_id,
+            "instance_id": self.instance_id,
+            "queued_at": _ts(self.queued_at),
+            "started_at": _ts(self.started_at),
+            "finished_at": _ts(self.finished_at),
+            "queue_wait_seconds": self.queue_wait_seconds,
+            "execution_seconds": self.execution_seconds,
+            "queue_position": self.queue_position,
+            "node_count": self.node_count,
+            "error_id": self.error_id,
+            "category": self.category,
+            "failing_node_id": self.failing_node_id,
+            "failing_node_class": self.failing_node_class,
+            "inputs": _json(self.inputs),
+            "outputs": _json(self.outputs),
+            "comfyui_version": self.comfyui_version,
+            "extension_version": self.extension_version,
+            "workflow_hash": self.workflow_hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QualityEvent(Event):
+    prompt_id: str | None
+    node_id: str | None
+    image_index: int
+    score: float
+    passed: bool | None
+    at: datetime
+    metrics: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    mode: str | None = None
+    correlation_id: str | None = None
+    instance_id: str | None = None
+
+    kind = "quality"
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "prompt_id": self.prompt_id,
+            "node_id": self.node_id,
+            "image_index": self.image_index,
+            "score": self.score,
+            "passed": self.passed,
+            "created_at": _ts(self.at),
+            "metrics": _json(self.metrics),
+            "flags": _json(self.flags),
+            "mode": self.mode,
+            "correlation_id": self.correlation_id,
+            "instance_id": self.instance_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent(Event):
+    prompt_id: str
+    rating: int
+    at: datetime
+    image: dict[str, Any] | None = None
+    comment: str | None = None
+    issues: list[str] | None = None
+    user_id: str | None = None
+    correlation_id: str | None = None
+    instance_id: str | None = None
+
+    kind = "feedback"
+
+    def to_row(self) -> dict[str, Any]:
+        img = self.image or {}
+        return {
+            "feedback_id": self.event_id,
+            "prompt_id": self.prompt_id,
+            "rating": self.rating,
+            "created_at": _ts(self.at),
+            "image_filename": img.get("filename"),
+            "image_subfolder": img.get("subfolder"),
+            "image_type": img.get("type"),
+            "comment": self.comment,
+            "issues": _json(self.issues),
+            "user_id": self.user_id,
+            "correlation_id": self.correlation_id,
+            "instance_id": self.instance_id,
+        }
+
+
+EVENT_KINDS = ("operation", "error", "prompt", "quality", "feedback")
+
+
+def event_from_record(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(kind, row) from a spool payload written by ``Event.to_record``."""
+    kind = record["kind"]
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}")
+    return kind, record["row"]
