@@ -21,7 +21,7 @@ log() { echo "[get_comfyui] $*" >&2; }
 if [[ -f "$RT/.ready" ]]; then
   # Keep the test/runtime extras in sync even on a warm cache (cheap when already satisfied).
   "$RT/venv/bin/pip" install -q -c "$REPO/scripts/comfyui-constraints.txt" -r "$REPO/requirements.txt" \
-      -r "$REPO/requirements-dev.txt" >&2
+      -r "$REPO/requirements-dev.txt" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
   echo "$RT"
   exit 0
 fi
@@ -68,7 +68,10 @@ rm -rf "$RT/dl"
 grep -v -E '^(torch|torchvision|torchaudio)\s*$' "$RT/comfyui/requirements.txt" > "$RT/req.txt"
 log "installing ComfyUI requirements + torch 2.14.1/torchvision 0.29.1 (about 90 s, 6 GB)"
 "$VPIP" install -q -c "$REPO/scripts/comfyui-constraints.txt" torch==2.14.1 torchvision==0.29.1 \
-    -r "$RT/req.txt" requests -r "$REPO/requirements.txt" -r "$REPO/requirements-dev.txt" >&2
+    -r "$RT/req.txt" requests -r "$REPO/requirements.txt" -r "$REPO/requirements-dev.txt" 2>&1 \
+    | grep -v "is ignored: it is neither" >&2 || true
+"$RT/venv/bin/python" -c "import torch, torchvision, aiohttp, psycopg, structlog, prometheus_client" \
+    || { log "ERROR: the runtime's packages did not install (see the pip output above)"; exit 4; }
 
 touch "$RT/.ready"
 log "ready: $RT"

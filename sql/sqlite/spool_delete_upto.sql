@@ -1,0 +1,1 @@
+DELETE FROM tower_spool WHERE seq <= :seq

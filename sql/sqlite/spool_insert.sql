@@ -1,0 +1,1 @@
+INSERT INTO tower_spool (event_id, kind, payload) VALUES (:event_id, :kind, :payload)

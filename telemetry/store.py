@@ -1,0 +1,218 @@
+"""The embedded SQLite store: migrations, batched event writes (with the PostgreSQL spool), and reads.
+
+One writer connection belongs to the recorder's writer thread; readers open their own connection per thread
+(WAL lets them read while the writer writes). Rows come back as plain dicts with JSON columns decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .events import Event
+from .sqlfiles import migrations, sql
+
+__all__ = ["SQLiteStore", "JSON_COLUMNS"]
+
+log = logging.getLogger("tower_sentinel.store")
+
+DIALECT = "sqlite"
+JSON_COLUMNS = frozenset({"error_details", "context", "inputs", "outputs", "metrics", "flags", "issues"})
+BOOL_COLUMNS = frozenset({"success", "cached", "passed", "resolved"})
+_INSERT_BY_KIND = {
+    "operation": "insert_operation",
+    "error": "insert_error",
+    "prompt": "upsert_prompt",
+    "quality": "insert_quality",
+    "feedback": "insert_feedback",
+}
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in row.items():
+        if k in JSON_COLUMNS and isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                pass
+        elif k in BOOL_COLUMNS and v is not None and not isinstance(v, bool):
+            v = bool(v)
+        out[k] = v
+    return out
+
+
+class SQLiteStore:
+    """SQLite in WAL mode. ``write_batch`` runs on one thread (the recorder's writer); reads on any thread."""
+
+    dialect = DIALECT
+
+    def __init__(self, path: str | Path, *, spool: bool = False, busy_timeout_ms: int = 5000) -> None:
+        self.path = str(path)
+        self.spool_enabled = spool
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+
+    # --- connections ------------------------------------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- schema -----------------------------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        conn = self.connect()
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS tower_schema_migrations ("
+                         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)")
+            done = {r[0] for r in conn.execute("SELECT version FROM tower_schema_migrations")}
+            applied = []
+            for version, name, text in migrations(DIALECT):
+                if version in done:
+                    continue
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # re-check under the write lock: another process may have migrated meanwhile
+                    if conn.execute("SELECT 1 FROM tower_schema_migrations WHERE version = ?", (version,)).fetchone():
+                        conn.execute("COMMIT")
+                        continue
+                    for stmt in _split(text):
+                        conn.execute(stmt)
+                    conn.execute("INSERT INTO tower_schema_migrations (version, name) VALUES (?, ?)", (version, name))
+                    conn.execute("COMMIT")
+                    applied.append(version)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            return applied
+        finally:
+            conn.close()
+
+    # --- writes -----------------------------------------------------------------------------------------------
+    def write_batch(self, events: Sequence[Event]) -> None:
+        """Write events in one transaction (and spool them for PostgreSQL when enabled)."""
+        if not events:
+            return
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        spool_rows = []
+        for ev in events:
+            row = ev.to_row()
+            by_kind.setdefault(ev.kind, []).append(_sqlite_params(row))
+            if self.spool_enabled:
+                spool_rows.append({"event_id": ev.event_id, "kind": ev.kind,
+                                   "payload": json.dumps({"kind": ev.kind, "row": row}, default=str)})
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # prompts last: their upsert reads what the same batch's error rows referenced
+            for kind in ("operation", "error", "quality", "feedback", "prompt"):
+                rows = by_kind.get(kind)
+                if rows:
+                    conn.executemany(sql(DIALECT, _INSERT_BY_KIND[kind]), rows)
+            if spool_rows:
+                conn.executemany(sql(DIALECT, "spool_insert"), spool_rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- spool (PostgreSQL shipping) --------------------------------------------------------------------------
+    def spool_batch(self, limit: int) -> list[tuple[int, str, str, str]]:
+        cur = self._conn().execute(sql(DIALECT, "spool_batch"), {"limit": int(limit)})
+        return [(r[0], r[1], r[2], r[3]) for r in cur.fetchall()]
+
+    def spool_delete_upto(self, seq: int) -> None:
+        conn = self._conn()
+        conn.execute(sql(DIALECT, "spool_delete_upto"), {"seq": int(seq)})
+
+    def spool_depth(self) -> int:
+        return int(self._conn().execute(sql(DIALECT, "spool_count")).fetchone()[0])
+
+    # --- reads ------------------------------------------------------------------------------------------------
+    def query(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cur = self._conn().execute(sql(DIALECT, name), params or {})
+        return [decode_row(dict(r)) for r in cur.fetchall()]
+
+    def query_text(self, text: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        cur = self._conn().execute(text, params)
+        return [decode_row(dict(r)) for r in cur.fetchall()]
+
+    def get_generation(self, prompt_id: str) -> dict[str, Any] | None:
+        rows = self.query("get_prompt", {"prompt_id": prompt_id})
+        if not rows:
+            return None
+        rec = rows[0]
+        rec["nodes"] = self.query("get_prompt_nodes", {"prompt_id": prompt_id})
+        rec["error"] = None
+        if rec.get("error_id"):
+            errs = self.query("get_error", {"error_id": rec["error_id"]})
+            rec["error"] = errs[0] if errs else None
+        return rec
+
+    def get_error(self, error_id: str) -> dict[str, Any] | None:
+        rows = self.query("get_error", {"error_id": error_id})
+        return rows[0] if rows else None
+
+    def unfinished_prompts(self, instance_id: str) -> list[dict[str, Any]]:
+        return self.query("unfinished_prompts", {"instance_id": instance_id})
+
+    def meta_get(self, key: str) -> str | None:
+        rows = self._conn().execute(sql(DIALECT, "meta_get"), {"key": key}).fetchall()
+        return rows[0][0] if rows else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        self._conn().execute(sql(DIALECT, "meta_set"), {"key": key, "value": value})
+
+    def ping(self) -> bool:
+        self._conn().execute("SELECT 1").fetchone()
+        return True
+
+    def get_stats(self) -> dict[str, Any]:
+        return {"backend": "sqlite", "path": self.path, "spool_enabled": self.spool_enabled}
+
+
+def _sqlite_params(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (int(v) if isinstance(v, bool) else v) for k, v in row.items()}
+
+
+def _split(text: str) -> list[str]:
+    """Split a migration on ';' at line ends (our migrations hold no semicolons inside statements)."""
+    stmts, buf = [], []
+    for line in text.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buf.append(line)
+        if line.rstrip().endswith(";"):
+            s = "\n".join(buf).strip().rstrip(";").strip()
+            if s:
+                stmts.append(s)
+            buf = []
+    rest = "\n".join(buf).strip()
+    if rest:
+        stmts.append(rest)
+    return stmts
