@@ -1,0 +1,120 @@
+"""Wire the extension into a running ComfyUI: settings, store, recorder, capture hooks, routes, health checks.
+
+Called once from the package ``__init__`` with ``PromptServer.instance``. Each part that fails is reported in
+health instead of stopping the rest.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from . import server_routes
+from .telemetry.capture import Capture, comfy_facts
+from .telemetry.config import load_settings
+from .telemetry.events import Event, PromptEvent
+from .telemetry.logs import install_json_log
+from .telemetry.runtime import Runtime, get_runtime, set_runtime
+
+__all__ = ["start"]
+
+log = logging.getLogger("tower_sentinel")
+
+TERMINAL = {"success", "error", "interrupted", "crashed", "rejected", "cancelled"}
+
+
+def start(server: Any, extension_version: str) -> Runtime:
+    if get_runtime() is not None:
+        return get_runtime()
+    comfy_version, user_dir, port = comfy_facts()
+    settings = load_settings(user_dir=user_dir, listen_port=port)
+    install_json_log(f"{settings.data_dir}/tower_sentinel.log.jsonl")
+    for problem in settings.errors:
+        log.error("tower.config_error: %s", problem)
+    rt = Runtime(settings, comfyui_version=comfy_version, extension_version=extension_version)
+    set_runtime(rt)
+
+    rt.add_check("config", lambda: {"status": "degraded", "errors": list(settings.errors)} if settings.errors
+                 else {"status": "ok"})
+    rt.add_check("store", lambda: _store_check(rt))
+    rt.add_check("recorder", lambda: _recorder_check(rt))
+    rt.add_check("comfyui_queue", lambda: _queue_check(server))
+
+    capture = Capture(instance_id=settings.instance_id, comfyui_version=comfy_version,
+                      extension_version=extension_version)
+    rt.capture = capture
+    capture.attach(server)
+    rt.add_check("hooks", lambda: _hooks_check(capture))
+
+    rt.recorder.add_listener(lambda events: _broadcast_outcomes(server, events))
+    server_routes.register(server.routes, get_runtime)
+    for plug in _plugins():
+        try:
+            plug(rt, server)
+        except Exception as exc:  # noqa: BLE001
+            log.error("tower.plugin_failed: %s: %r", getattr(plug, "__module__", plug), exc)
+            rt.add_check(getattr(plug, "__module__", "plugin").rsplit(".", 1)[-1],
+                         lambda exc=exc: {"status": "degraded", "error": f"{type(exc).__name__}: {exc}"})
+    rt.start()
+    atexit.register(rt.stop)
+    log.info("tower.started", extra={"version": extension_version, "comfyui_version": comfy_version,
+                                     "instance_id": settings.instance_id, "hooks": capture.hooks,
+                                     "store": "postgresql" if settings.postgres_configured else "sqlite"})
+    return rt
+
+
+def _plugins() -> list[Any]:
+    """Optional components (PostgreSQL shipping, analytics, reliability, quality routes) register here."""
+    plugins = []
+    try:
+        from .plugins import PLUGINS
+
+        plugins.extend(PLUGINS)
+    except ImportError:
+        pass
+    return plugins
+
+
+def _store_check(rt: Runtime) -> dict[str, Any]:
+    try:
+        rt.store.ping()
+    except Exception as exc:  # noqa: BLE001
+        return {"status": "down", "backend": "sqlite", "error": f"{type(exc).__name__}: {exc}"}
+    return {"status": "ok", "backend": "sqlite"}
+
+
+def _recorder_check(rt: Runtime) -> dict[str, Any]:
+    s = rt.recorder.get_stats()
+    status = "ok"
+    if not s["running"] or s["last_error"]:
+        status = "down" if not s["running"] else "degraded"
+    elif s["dropped"] or s["queue_depth"] > 0.8 * s["queue_capacity"]:
+        status = "degraded"
+    return {"status": status, **s}
+
+
+def _queue_check(server: Any) -> dict[str, Any]:
+    try:
+        remaining = server.prompt_queue.get_tasks_remaining()
+    except Exception as exc:  # noqa: BLE001
+        return {"status": "degraded", "error": repr(exc)}
+    return {"status": "ok", "queue_remaining": remaining}
+
+
+def _hooks_check(capture: Capture) -> dict[str, Any]:
+    failed = {k: v for k, v in capture.hooks.items() if v != "ok"}
+    status = "degraded" if failed or capture.errors else "ok"
+    return {"status": status, "attached": capture.hooks, "errors": capture.errors}
+
+
+def _broadcast_outcomes(server: Any, events: Sequence[Event]) -> None:
+    for ev in events:
+        if isinstance(ev, PromptEvent) and ev.status in TERMINAL:
+            server.send_sync("tower.outcome", {
+                "prompt_id": ev.prompt_id, "status": ev.status, "correlation_id": ev.correlation_id,
+                "category": ev.category, "failing_node_id": ev.failing_node_id,
+                "failing_node_class": ev.failing_node_class, "error_id": ev.error_id,
+                "execution_seconds": ev.execution_seconds, "client_id": ev.client_id,
+            })

@@ -1,0 +1,624 @@
+"""Capture: the ComfyUI hooks that turn prompts into events. The only telemetry module that touches ComfyUI.
+
+Hooks (feature-detected; each attaches or reports why not, see ``Capture.hooks``):
+- ``POST /prompt`` middleware: correlation id in (``X-Correlation-ID``/``X-Request-ID``/``traceparent``) and out
+  (response header); records ``queued`` or ``rejected`` (per-node errors); answers non-JSON bodies with a 400.
+- on-prompt handler: assigns the prompt id early, puts the correlation id into ``extra_data``, keeps the scalar
+  workflow inputs (for failure drivers) — on the event loop, so it only does O(nodes) dict work.
+- ``PromptQueue.get`` wrapper: ``running``; ``PromptQueue.task_done`` wrapper: the outcome from the status messages.
+- a ``ProgressHandler`` registered into every ``ProgressRegistry``: per-node start/finish times.
+- ``PromptQueue.delete_queue_item``/``wipe_queue`` wrappers: ``cancelled`` for prompts removed before they ran.
+
+Every hook body is wrapped: a bug here is logged once per kind, counted, shown in health, and never reaches
+ComfyUI (a raising progress handler or task_done kills ComfyUI's worker thread).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections import OrderedDict
+from datetime import datetime, timezone
+from typing import Any
+
+from ..reliability.errors import classify_execution_error, classify_rejection
+from .context import PromptContext, emit, set_current_prompt
+from .events import ErrorEvent, OperationEvent, PromptEvent, new_id
+from .fingerprint import fingerprint
+
+__all__ = ["Capture", "comfy_facts", "sanitize_correlation_id", "correlation_from_headers", "extract_inputs"]
+
+log = logging.getLogger("tower_sentinel.capture")
+
+_CID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_SECRET_NAME = re.compile(r"key|token|secret|passw|auth|credential", re.IGNORECASE)
+_MAX_FEATURES = 200
+_MAX_PENDING = 10_000
+CORRELATION_KEY = "correlation_id"
+
+
+def sanitize_correlation_id(value: Any) -> str | None:
+    """The id if it matches ``[A-Za-z0-9._-]{1,128}``, else None (a bad id is replaced, never echoed)."""
+    if isinstance(value, str) and _CID_RE.match(value):
+        return value
+    return None
+
+
+def correlation_from_headers(headers: Any) -> str | None:
+    for name in ("X-Correlation-ID", "X-Request-ID"):
+        cid = sanitize_correlation_id(headers.get(name))
+        if cid:
+            return cid
+    tp = headers.get("traceparent")
+    if isinstance(tp, str):
+        m = _TRACEPARENT_RE.match(tp.strip().lower())
+        if m and m.group(1) != "0" * 32:
+            return m.group(1)
+    return None
+
+
+def mint_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def extract_inputs(prompt: Any) -> tuple[dict[str, Any], int]:
+    """Scalar widget values as ``{"Class.input": value}`` (max over nodes of one class for numbers), and the node count."""
+    if not isinstance(prompt, dict):
+        return {}, 0
+    feats: dict[str, Any] = {}
+    for node in prompt.values():
+        if not isinstance(node, dict):
+            continue
+        ct = node.get("class_type")
+        inputs = node.get("inputs")
+        if not isinstance(ct, str) or not isinstance(inputs, dict):
+            continue
+        for name, val in inputs.items():
+            if not isinstance(name, str) or _SECRET_NAME.search(name):
+                continue
+            if isinstance(val, bool) or (isinstance(val, str) and len(val) <= 64):
+                key = f"{ct[:80]}.{name[:60]}"
+                feats.setdefault(key, val)
+            elif isinstance(val, (int, float)) and val == val:
+                key = f"{ct[:80]}.{name[:60]}"
+                prev = feats.get(key)
+                feats[key] = val if not isinstance(prev, (int, float)) or isinstance(prev, bool) else max(prev, val)
+            else:
+                continue
+            if len(feats) >= _MAX_FEATURES:
+                return feats, len(prompt)
+    return feats, len(prompt)
+
+
+def comfy_facts() -> tuple[str | None, str | None, int | None]:
+    """(ComfyUI version, user directory, listen port) of the running ComfyUI, each None when unknown."""
+    version = user_dir = port = None
+    try:
+        import comfyui_version
+
+        version = comfyui_version.__version__
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        import folder_paths
+
+        user_dir = folder_paths.get_user_directory()
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        from comfy.cli_args import args
+
+        port = args.port
+    except Exception:  # noqa: BLE001
+        pass
+    return version, user_dir, port
+
+
+def _utc_from_ms(ms: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(ms) / 1000.0, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+class _Pending:
+    __slots__ = ("correlation_id", "inputs", "node_count", "queued_at", "client_id", "workflow_hash")
+
+    def __init__(self, correlation_id, inputs, node_count, queued_at, client_id, workflow_hash):
+        self.correlation_id = correlation_id
+        self.inputs = inputs
+        self.node_count = node_count
+        self.queued_at = queued_at
+        self.client_id = client_id
+        self.workflow_hash = workflow_hash
+
+
+class Capture:
+    """Attaches to one ComfyUI process. ``attach(server)`` returns the hook status dict."""
+
+    def __init__(self, *, instance_id: str, comfyui_version: str | None, extension_version: str) -> None:
+        self.instance_id = instance_id
+        self.comfyui_version = comfyui_version
+        self.extension_version = extension_version
+        self.hooks: dict[str, str] = {}
+        self.errors: dict[str, int] = {}
+        self._logged: set[str] = set()
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._pending_lock = threading.Lock()
+        self._req: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tower_req", default=None)
+        # worker-thread state for the prompt being executed
+        self._running: dict[str, Any] | None = None
+        self._node_starts: dict[str, tuple[float, datetime, str | None]] = {}
+        self._node_done: set[str] = set()
+
+    # --- bookkeeping ------------------------------------------------------------------------------------------
+    def _fail(self, where: str, exc: BaseException) -> None:
+        self.errors[where] = self.errors.get(where, 0) + 1
+        if where not in self._logged:
+            self._logged.add(where)
+            log.error("tower.capture.hook_failed", extra={"hook": where, "error": repr(exc),
+                                                           "traceback": traceback.format_exc(limit=5)})
+
+    def get_stats(self) -> dict[str, Any]:
+        return {"hooks": dict(self.hooks), "errors": dict(self.errors), "pending": len(self._pending)}
+
+    # --- attach -----------------------------------------------------------------------------------------------
+    def attach(self, server: Any) -> dict[str, str]:
+        import execution  # ComfyUI's module: only imported inside the running server
+
+        self._server = server
+        self._attach("middleware", lambda: server.app.middlewares.append(self._middleware()))
+        self._attach("on_prompt", lambda: server.add_on_prompt_handler(self._on_prompt))
+        pq = getattr(execution, "PromptQueue", None)
+        self._attach("queue_get", lambda: self._wrap(pq, "get", self._wrap_get))
+        self._attach("task_done", lambda: self._wrap(pq, "task_done", self._wrap_task_done))
+        self._attach("queue_delete", lambda: (self._wrap(pq, "delete_queue_item", self._wrap_delete),
+                                              self._wrap(pq, "wipe_queue", self._wrap_delete)))
+        self._attach("node_timing", self._attach_progress)
+        return dict(self.hooks)
+
+    def _attach(self, name: str, fn: Any) -> None:
+        try:
+            fn()
+            self.hooks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - a missing hook degrades, never stops ComfyUI
+            self.hooks[name] = f"failed: {type(exc).__name__}: {exc}"
+            log.warning("tower.capture.hook_unavailable", extra={"hook": name, "error": repr(exc)})
+
+    @staticmethod
+    def _wrap(cls: Any, name: str, factory: Any) -> None:
+        orig = getattr(cls, name)
+        if getattr(orig, "__tower_wrapped__", False):
+            return
+        wrapped = factory(orig)
+        wrapped.__tower_wrapped__ = True
+        wrapped.__wrapped__ = orig
+        setattr(cls, name, wrapped)
+
+    def _attach_progress(self) -> None:
+        from comfy_execution import progress
+
+        capture = self
+
+        class TowerProgressHandler(progress.ProgressHandler):
+            def __init__(self) -> None:
+                super().__init__("tower_sentinel")
+                self.registry = None
+
+            def set_registry(self, registry: Any) -> None:
+                self.registry = registry
+
+            def start_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
+                try:
+                    capture._node_start(node_id, prompt_id, self.registry)
+                except Exception as exc:  # noqa: BLE001
+                    capture._fail("node_start", exc)
+
+            def finish_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
+                try:
+                    capture._node_finish(node_id, prompt_id, self.registry)
+                except Exception as exc:  # noqa: BLE001
+                    capture._fail("node_finish", exc)
+
+        reg_cls = progress.ProgressRegistry
+        orig_init = reg_cls.__init__
+        if getattr(orig_init, "__tower_wrapped__", False):
+            return
+
+        def __init__(self: Any, *a: Any, **kw: Any) -> None:
+            orig_init(self, *a, **kw)
+            try:
+                h = TowerProgressHandler()
+                h.set_registry(self)
+                self.register_handler(h)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("progress_register", exc)
+
+        __init__.__tower_wrapped__ = True
+        reg_cls.__init__ = __init__
+
+    # --- POST /prompt (event loop) ----------------------------------------------------------------------------
+    def _middleware(self) -> Any:
+        from aiohttp import web
+
+        capture = self
+
+        @web.middleware
+        async def tower_prompt_middleware(request: Any, handler: Any) -> Any:
+            if request.method != "POST" or request.path not in ("/prompt", "/api/prompt"):
+                return await handler(request)
+            state: dict[str, Any] = {"cid": correlation_from_headers(request.headers), "t0": time.time()}
+            token = capture._req.set(state)
+            try:
+                try:
+                    resp = await handler(request)
+                except ValueError as exc:  # aiohttp's request.json() on a non-JSON body
+                    state.setdefault("cid", None)
+                    cid = state.get("cid") or mint_correlation_id()
+                    body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
+                                      "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
+                    resp = web.json_response(body, status=400)
+                    state["cid"] = cid
+                    capture._after_post(state, 400, body)
+                    resp.headers["X-Correlation-ID"] = cid
+                    return resp
+                cid = state.get("cid") or mint_correlation_id()
+                state["cid"] = cid
+                try:
+                    body = None
+                    if resp.status != 200 and getattr(resp, "body", None) is not None:
+                        body = json.loads(resp.body)
+                    elif resp.status == 200 and getattr(resp, "body", None) is not None:
+                        body = json.loads(resp.body)
+                    capture._after_post(state, resp.status, body)
+                except Exception as exc:  # noqa: BLE001
+                    capture._fail("middleware", exc)
+                resp.headers["X-Correlation-ID"] = cid
+                return resp
+            finally:
+                capture._req.reset(token)
+
+        return tower_prompt_middleware
+
+    def _on_prompt(self, json_data: Any) -> Any:
+        try:
+            state = self._req.get()
+            if state is None:  # a POST that did not come through our middleware (another path or a test)
+                state = {"cid": None, "t0": time.time()}
+            if not isinstance(json_data, dict):
+                return json_data
+            extra = json_data.get("extra_data")
+            cid = state.get("cid")
+            if not cid and isinstance(extra, dict):
+                cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
+            cid = cid or mint_correlation_id()
+            state["cid"] = cid
+            if isinstance(extra, dict):
+                extra[CORRELATION_KEY] = cid
+            elif "extra_data" not in json_data:
+                json_data["extra_data"] = {CORRELATION_KEY: cid}
+            pid = json_data.get("prompt_id")
+            if pid is None:
+                pid = str(uuid.uuid4())
+                json_data["prompt_id"] = pid
+            pid = str(pid)
+            state["prompt_id"] = pid
+            prompt = json_data.get("prompt")
+            inputs, count = extract_inputs(prompt)
+            whash = None
+            if isinstance(prompt, dict):
+                whash = hashlib.sha1(",".join(sorted(str(n.get("class_type")) for n in prompt.values()
+                                                     if isinstance(n, dict))).encode()).hexdigest()[:16]
+            client_id = json_data.get("client_id") if isinstance(json_data.get("client_id"), str) else None
+            state["pending"] = _Pending(cid, inputs, count, datetime.now(timezone.utc), client_id, whash)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("on_prompt", exc)
+        return json_data
+
+    def _after_post(self, state: dict[str, Any], status: int, body: Any) -> None:
+        now = datetime.now(timezone.utc)
+        started = datetime.fromtimestamp(state["t0"], tz=timezone.utc)
+        cid = state["cid"]
+        pending: _Pending | None = state.get("pending")
+        pid = state.get("prompt_id")
+        if status == 200 and isinstance(body, dict) and body.get("prompt_id"):
+            pid = str(body["prompt_id"])
+            position = None
+            try:
+                position = int(self._server.prompt_queue.get_tasks_remaining())
+            except Exception:  # noqa: BLE001
+                pass
+            if pending is not None:
+                with self._pending_lock:
+                    self._pending[pid] = pending
+                    while len(self._pending) > _MAX_PENDING:
+                        self._pending.popitem(last=False)
+            emit(PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
+                             client_id=pending.client_id if pending else None, instance_id=self.instance_id,
+                             queued_at=now, queue_position=position,
+                             node_count=pending.node_count if pending else None,
+                             inputs=pending.inputs if pending else None,
+                             comfyui_version=self.comfyui_version, extension_version=self.extension_version,
+                             workflow_hash=pending.workflow_hash if pending else None))
+            emit(OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now,
+                                success=True, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
+                                status="queued", comfyui_version=self.comfyui_version,
+                                context={"queue_position": position}))
+            log.info("tower.prompt.queued", extra={"correlation_id": cid, "prompt_id": pid, "queue_position": position})
+            return
+        if status >= 500:
+            return  # ComfyUI's own failure, not a rejection of the prompt
+        pid = pid or str(uuid.uuid4())
+        err = body.get("error") if isinstance(body, dict) else None
+        err_type = err.get("type") if isinstance(err, dict) else None
+        message = (err.get("message") if isinstance(err, dict) else None) or f"prompt rejected (HTTP {status})"
+        node_errors = body.get("node_errors") if isinstance(body, dict) else None
+        nodes_summary = _summarize_node_errors(node_errors)
+        first_node = next(iter(nodes_summary), None)
+        failing_class = nodes_summary[first_node]["class_type"] if first_node else None
+        detail = "; ".join(e["message"] for n in nodes_summary.values() for e in n["errors"][:1])[:500]
+        full_message = f"{message}: {detail}" if detail else message
+        cls = classify_rejection(err_type)
+        error_id = new_id()
+        fp, template = fingerprint(cls.category.value, err_type, failing_class, full_message)
+        emit(ErrorEvent(error_id, message=full_message, category=cls.category.value, severity=cls.severity.value,
+                        timestamp=now, context={"stage": "validation", "error_type": err_type,
+                                                "node_errors": nodes_summary, "http_status": status},
+                        correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, exception_type=err_type,
+                        node_id=first_node, node_class=failing_class, fingerprint=fp, template=template,
+                        comfyui_version=self.comfyui_version, extension_version=self.extension_version))
+        emit(PromptEvent(new_id(), prompt_id=pid, status="rejected", at=now, correlation_id=cid,
+                         client_id=pending.client_id if pending else None, instance_id=self.instance_id,
+                         queued_at=now, finished_at=now, error_id=error_id, category=cls.category.value,
+                         failing_node_id=first_node, failing_node_class=failing_class,
+                         node_count=pending.node_count if pending else None,
+                         inputs=pending.inputs if pending else None, comfyui_version=self.comfyui_version,
+                         extension_version=self.extension_version))
+        emit(OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now,
+                            success=False, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
+                            status="rejected", category=cls.category.value, comfyui_version=self.comfyui_version,
+                            error_details={"error_id": error_id, "type": err_type, "message": full_message}))
+        log.warning("tower.prompt.rejected", extra={"correlation_id": cid, "prompt_id": pid, "error_type": err_type})
+
+    # --- worker thread ----------------------------------------------------------------------------------------
+    def _wrap_get(self, orig: Any) -> Any:
+        capture = self
+
+        def get(self_q: Any, *args: Any, **kwargs: Any) -> Any:
+            result = orig(self_q, *args, **kwargs)
+            if result is not None:
+                try:
+                    capture._started(result[0])
+                except Exception as exc:  # noqa: BLE001
+                    capture._fail("queue_get", exc)
+            return result
+
+        return get
+
+    def _started(self, item: Any) -> None:
+        pid = str(item[1])
+        extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+        with self._pending_lock:
+            pending = self._pending.get(pid)
+        cid = sanitize_correlation_id(extra.get(CORRELATION_KEY)) or (pending.correlation_id if pending else None)
+        now = datetime.now(timezone.utc)
+        queued_at = _utc_from_ms(extra.get("create_time")) or (pending.queued_at if pending else None)
+        wait = (now - queued_at).total_seconds() if queued_at else None
+        self._running = {"prompt_id": pid, "cid": cid, "t0": time.perf_counter(), "started_at": now,
+                         "queued_at": queued_at, "wait": wait, "client_id": extra.get("client_id"),
+                         "prompt": item[2] if len(item) > 2 else None}
+        self._node_starts = {}
+        self._node_done = set()
+        set_current_prompt(PromptContext(prompt_id=pid, correlation_id=cid, instance_id=self.instance_id,
+                                         client_id=extra.get("client_id")))
+        emit(PromptEvent(new_id(), prompt_id=pid, status="running", at=now, correlation_id=cid,
+                         instance_id=self.instance_id, started_at=now, queue_wait_seconds=wait,
+                         client_id=extra.get("client_id") if isinstance(extra.get("client_id"), str) else None))
+
+    def _node_class(self, node_id: str, registry: Any) -> str | None:
+        try:
+            return registry.dynprompt.get_node(node_id)["class_type"]
+        except Exception:  # noqa: BLE001
+            run = self._running
+            prompt = run.get("prompt") if run else None
+            if isinstance(prompt, dict) and isinstance(prompt.get(node_id), dict):
+                return prompt[node_id].get("class_type")
+            return None
+
+    def _node_start(self, node_id: str, prompt_id: str, registry: Any) -> None:
+        if node_id in self._node_starts:  # lazy nodes start twice: keep the first
+            return
+        self._node_starts[node_id] = (time.perf_counter(), datetime.now(timezone.utc),
+                                      self._node_class(node_id, registry))
+
+    def _node_finish(self, node_id: str, prompt_id: str, registry: Any) -> None:
+        start = self._node_starts.get(node_id)
+        if start is None or node_id in self._node_done:
+            return  # a staged cached output node: counted from execution_cached at the end
+        self._node_done.add(node_id)
+        t0, started_at, cls = start
+        run = self._running or {}
+        emit(OperationEvent(new_id(), operation_type="node_execution", start_time=started_at,
+                            duration_seconds=time.perf_counter() - t0,
+                            end_time=datetime.now(timezone.utc), success=True,
+                            correlation_id=run.get("cid"), prompt_id=prompt_id or run.get("prompt_id"),
+                            instance_id=self.instance_id, node_id=str(node_id), node_class=cls, status="success",
+                            cached=False, comfyui_version=self.comfyui_version))
+
+    def _wrap_task_done(self, orig: Any) -> Any:
+        capture = self
+
+        def task_done(self_q: Any, item_id: Any, history_result: Any, *args: Any, **kwargs: Any) -> Any:
+            item = None
+            try:
+                with self_q.mutex:
+                    item = self_q.currently_running.get(item_id)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("task_done_read", exc)
+            result = orig(self_q, item_id, history_result, *args, **kwargs)
+            try:
+                status = kwargs.get("status", args[0] if args else None)
+                capture._finished(item, status, history_result)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("task_done", exc)
+            finally:
+                set_current_prompt(None)
+            return result
+
+        return task_done
+
+    def _finished(self, item: Any, status: Any, history_result: Any) -> None:
+        run = self._running or {}
+        pid = str(item[1]) if item is not None else run.get("prompt_id")
+        if pid is None:
+            return
+        if run.get("prompt_id") != pid:
+            run = {}
+        now = datetime.now(timezone.utc)
+        exec_s = time.perf_counter() - run["t0"] if run.get("t0") else None
+        cid = run.get("cid")
+        messages = getattr(status, "messages", None) or []
+        status_str = getattr(status, "status_str", None)
+        msgs = {}
+        for m in messages:
+            try:
+                msgs[m[0]] = m[1]
+            except Exception:  # noqa: BLE001
+                continue
+        start_msg, end_msg = msgs.get("execution_start"), None
+        if start_msg and isinstance(start_msg, dict):
+            for key in ("execution_success", "execution_error", "execution_interrupted"):
+                if isinstance(msgs.get(key), dict) and "timestamp" in msgs[key] and "timestamp" in start_msg:
+                    exec_s = (msgs[key]["timestamp"] - start_msg["timestamp"]) / 1000.0
+        prompt = item[2] if item is not None and len(item) > 2 else run.get("prompt")
+        # cached nodes: ComfyUI lists them once in execution_cached
+        cached = msgs.get("execution_cached", {}).get("nodes", []) if isinstance(msgs.get("execution_cached"), dict) else []
+        started_at = run.get("started_at") or now
+        for nid in cached or []:
+            cls = prompt.get(nid, {}).get("class_type") if isinstance(prompt, dict) else None
+            emit(OperationEvent(new_id(), operation_type="node_execution", start_time=started_at, end_time=started_at,
+                                duration_seconds=0.0, success=True, correlation_id=cid, prompt_id=pid,
+                                instance_id=self.instance_id, node_id=str(nid), node_class=cls, status="cached",
+                                cached=True, comfyui_version=self.comfyui_version))
+        outputs = None
+        if isinstance(history_result, dict) and isinstance(history_result.get("outputs"), dict):
+            outputs = _summarize_outputs(history_result["outputs"])
+
+        if "execution_interrupted" in msgs:
+            outcome = "interrupted"
+        elif status_str == "success" or "execution_success" in msgs:
+            outcome = "success"
+        else:
+            outcome = "error"
+        error_id = category = failing_id = failing_cls = None
+        if outcome != "success":
+            data = msgs.get("execution_error") or msgs.get("execution_interrupted") or {}
+            failing_id = str(data.get("node_id")) if data.get("node_id") is not None else None
+            failing_cls = data.get("node_type")
+            et = data.get("exception_type") or ("InterruptProcessingException" if outcome == "interrupted" else None)
+            msg = (data.get("exception_message") or ("Prompt interrupted" if outcome == "interrupted" else "unknown error"))
+            msg = str(msg).strip()
+            cls = classify_execution_error(et, msg, failing_cls, interrupted=(outcome == "interrupted"))
+            category = cls.category.value
+            error_id = new_id()
+            tb = data.get("traceback")
+            tb_text = "".join(tb) if isinstance(tb, list) else (tb if isinstance(tb, str) else None)
+            fp, template = fingerprint(category, et, failing_cls, msg)
+            emit(ErrorEvent(error_id, message=msg[:4000], category=category, severity=cls.severity.value,
+                            timestamp=now, stack_trace=tb_text,
+                            context={"stage": "execution", "executed": data.get("executed"),
+                                     "inputs": (self._pending.get(pid).inputs if pid in self._pending else None),
+                                     "current_inputs_keys": sorted(data.get("current_inputs") or {})[:50]
+                                     if isinstance(data.get("current_inputs"), dict) else None},
+                            correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, exception_type=et,
+                            node_id=failing_id, node_class=failing_cls, fingerprint=fp, template=template,
+                            comfyui_version=self.comfyui_version, extension_version=self.extension_version))
+            if failing_id and failing_id in self._node_starts and failing_id not in self._node_done:
+                t0, n_started, ncls = self._node_starts[failing_id]
+                emit(OperationEvent(new_id(), operation_type="node_execution", start_time=n_started, end_time=now,
+                                    duration_seconds=time.perf_counter() - t0, success=False, correlation_id=cid,
+                                    prompt_id=pid, instance_id=self.instance_id, node_id=failing_id,
+                                    node_class=ncls or failing_cls, status=outcome, category=category,
+                                    cached=False, comfyui_version=self.comfyui_version,
+                                    error_details={"error_id": error_id, "exception_type": et}))
+        client_id = run.get("client_id") if isinstance(run.get("client_id"), str) else None
+        emit(PromptEvent(new_id(), prompt_id=pid, status=outcome, at=now, correlation_id=cid, client_id=client_id,
+                         instance_id=self.instance_id, started_at=run.get("started_at"), finished_at=now,
+                         queue_wait_seconds=run.get("wait"), execution_seconds=exec_s, error_id=error_id,
+                         category=category, failing_node_id=failing_id, failing_node_class=failing_cls,
+                         outputs=outputs))
+        emit(OperationEvent(new_id(), operation_type="comfyui_execution", start_time=started_at, end_time=now,
+                            duration_seconds=exec_s, success=(outcome == "success"), correlation_id=cid,
+                            prompt_id=pid, instance_id=self.instance_id, status=outcome, category=category,
+                            node_id=failing_id, node_class=failing_cls, comfyui_version=self.comfyui_version,
+                            error_details={"error_id": error_id} if error_id else None,
+                            context={"queue_wait_seconds": run.get("wait"), "cached_nodes": len(cached or [])}))
+        with self._pending_lock:
+            self._pending.pop(pid, None)
+        self._running = None
+        (log.info if outcome == "success" else log.warning)(
+            "tower.prompt.finished", extra={"correlation_id": cid, "prompt_id": pid, "status": outcome,
+                                            "category": category, "execution_seconds": exec_s})
+
+    def _wrap_delete(self, orig: Any) -> Any:
+        capture = self
+
+        def wrapper(self_q: Any, *args: Any, **kwargs: Any) -> Any:
+            before = set()
+            try:
+                with self_q.mutex:
+                    before = {str(it[1]) for it in self_q.queue}
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("queue_delete", exc)
+            result = orig(self_q, *args, **kwargs)
+            try:
+                with self_q.mutex:
+                    after = {str(it[1]) for it in self_q.queue}
+                now = datetime.now(timezone.utc)
+                for pid in before - after:
+                    with capture._pending_lock:
+                        pending = capture._pending.pop(pid, None)
+                    emit(PromptEvent(new_id(), prompt_id=pid, status="cancelled", at=now, finished_at=now,
+                                     correlation_id=pending.correlation_id if pending else None,
+                                     instance_id=capture.instance_id))
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("queue_delete", exc)
+            return result
+
+        return wrapper
+
+
+def _summarize_node_errors(node_errors: Any) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(node_errors, dict):
+        return out
+    for nid, ne in list(node_errors.items())[:50]:
+        if not isinstance(ne, dict):
+            continue
+        errs = []
+        for e in (ne.get("errors") or [])[:5]:
+            if isinstance(e, dict):
+                errs.append({"type": e.get("type"), "message": str(e.get("message", ""))[:300],
+                             "details": str(e.get("details", ""))[:300]})
+        out[str(nid)] = {"class_type": ne.get("class_type"), "errors": errs}
+    return out
+
+
+def _summarize_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for nid, o in list(outputs.items())[:50]:
+        if not isinstance(o, dict):
+            continue
+        images = o.get("images")
+        if isinstance(images, list):
+            out[str(nid)] = {"images": [{k: im.get(k) for k in ("filename", "subfolder", "type")}
+                                        for im in images[:32] if isinstance(im, dict)]}
+    return out
