@@ -52,9 +52,12 @@ class SQLiteStore:
 
     dialect = DIALECT
 
-    def __init__(self, path: str | Path, *, spool: bool = False, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: str | Path, *, spool: bool = False, busy_timeout_ms: int = 5000,
+                 spool_max_events: int | None = None) -> None:
         self.path = str(path)
         self.spool_enabled = spool
+        self.spool_max_events = spool_max_events  # None: unbounded; at the bound new events are counted, not spooled
+        self.spool_dropped = 0
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         if self.path != ":memory:":
@@ -127,6 +130,7 @@ class SQLiteStore:
                 spool_rows.append({"event_id": ev.event_id, "kind": ev.kind,
                                    "payload": json.dumps({"kind": ev.kind, "row": row}, default=str)})
         conn = self._conn()
+        dropped = 0
         conn.execute("BEGIN IMMEDIATE")
         try:
             # prompts last: their upsert reads what the same batch's error rows referenced
@@ -134,9 +138,17 @@ class SQLiteStore:
                 rows = by_kind.get(kind)
                 if rows:
                     conn.executemany(sql(DIALECT, _INSERT_BY_KIND[kind]), rows)
+            if spool_rows and self.spool_max_events is not None:
+                room = max(0, self.spool_max_events - int(conn.execute(sql(DIALECT, "spool_span")).fetchone()[0]))
+                if room < len(spool_rows):
+                    dropped, spool_rows = len(spool_rows) - room, spool_rows[:room]
             if spool_rows:
                 conn.executemany(sql(DIALECT, "spool_insert"), spool_rows)
             conn.execute("COMMIT")
+            if dropped:
+                if not self.spool_dropped:
+                    log.error("tower.store.spool_full", extra={"max_events": self.spool_max_events})
+                self.spool_dropped += dropped
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -151,7 +163,7 @@ class SQLiteStore:
         conn.execute(sql(DIALECT, "spool_delete_upto"), {"seq": int(seq)})
 
     def spool_depth(self) -> int:
-        return int(self._conn().execute(sql(DIALECT, "spool_count")).fetchone()[0])
+        return int(self._conn().execute(sql(DIALECT, "spool_span")).fetchone()[0])
 
     # --- reads ------------------------------------------------------------------------------------------------
     def query(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:

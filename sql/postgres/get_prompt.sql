@@ -1,0 +1,1 @@
+SELECT * FROM tower_prompts WHERE prompt_id = :prompt_id

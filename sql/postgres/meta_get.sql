@@ -1,0 +1,1 @@
+SELECT value FROM tower_meta WHERE key = :key

@@ -1,0 +1,1 @@
+INSERT INTO tower_schema_migrations (version, name) VALUES (:version, :name)

@@ -1,0 +1,1 @@
+SELECT version FROM tower_schema_migrations
