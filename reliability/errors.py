@@ -2,8 +2,8 @@
 
     TowerError                      base: message, category, severity, context, correlation_id, error_id, timestamp
     ├── ComfyUIError                status_code, response_data         (network/high)
-    ├── EchoBrainError              model_used, status_code            (dependency/medium)
-    ├── KBError                     status_code                        (dependency/medium)
+    ├── EchoBrainError              model_used, status_code, retry_after, transient  (dependency/medium)
+    ├── KBError                     status_code, retry_after, transient              (dependency/medium)
     ├── QualityValidationError      validation_type, quality_score     (quality/medium)
     ├── ResourceExhaustionError     resource_type, current_usage       (resource/high)
     ├── DatabaseError                                                  (system/high)
@@ -127,10 +127,21 @@ class EchoBrainError(TowerError):
     default_category = ErrorCategory.DEPENDENCY
     default_severity = ErrorSeverity.MEDIUM
 
-    def __init__(self, message: str, *, model_used: str | None = None, status_code: int | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        model_used: str | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        transient: bool | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         self.model_used = model_used
         self.status_code = status_code
+        self.retry_after = retry_after  # the service's Retry-After, seconds
+        self.transient = transient  # True: worth retrying; None: decide from status_code
         self.context.update(service="Echo Brain", model_used=model_used, status_code=status_code)
 
 
@@ -138,9 +149,19 @@ class KBError(TowerError):
     default_category = ErrorCategory.DEPENDENCY
     default_severity = ErrorSeverity.MEDIUM
 
-    def __init__(self, message: str, *, status_code: int | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        transient: bool | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         self.status_code = status_code
+        self.retry_after = retry_after
+        self.transient = transient
         self.context.update(service="Tower KB", status_code=status_code)
 
 
