@@ -3,3 +3,13 @@
 from __future__ import annotations
 
 PLUGINS: list = []
+
+
+def _postgres(rt, server) -> None:
+    """PostgreSQL shipping/reads and retention (telemetry/pg_plugin.py); imported lazily so psycopg is optional."""
+    from .telemetry.pg_plugin import plug
+
+    plug(rt, server)
+
+
+PLUGINS.append(_postgres)
