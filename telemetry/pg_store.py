@@ -252,6 +252,11 @@ class PostgresStore:
             cur = conn.execute(text, params or None)
             return [_row(r) for r in cur.fetchall()] if cur.description else []
 
+    def execute(self, name: str, params: dict[str, Any] | None = None) -> int:
+        """Run a named write statement in its own transaction; returns the affected row count."""
+        with self._pooled() as conn:
+            return max(conn.execute(_pg_sql(name), params or {}).rowcount, 0)
+
     def get_generation(self, prompt_id: str) -> dict[str, Any] | None:
         rows = self.query("get_prompt", {"prompt_id": prompt_id})
         if not rows:

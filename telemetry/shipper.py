@@ -1,0 +1,239 @@
+"""The shipper: a daemon thread that moves spooled events from the embedded SQLite spool into PostgreSQL.
+
+Exactly once, by construction: a batch is read from the spool in ``seq`` order, applied to PostgreSQL in one
+transaction whose statements are idempotent (event id as the key, ``ON CONFLICT DO NOTHING``; prompts through a
+merge that converges on replay), and deleted from the spool only after PostgreSQL committed. A crash anywhere
+leaves the batch in the spool, and the replay inserts nothing twice.
+
+A dead or paused server never hangs the thread: connections carry a connect timeout, a statement timeout and TCP
+keepalives/user timeout, and a watchdog shuts the socket down when one apply runs past ``op_timeout`` (a SIGSTOPped
+server's kernel still acknowledges packets, so only a client-side deadline notices). Reconnects back off
+exponentially with jitter, capped low so a returning database is found within seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from .pg_store import PostgresStore, SpoolRecord, classify_error, safe_message
+
+__all__ = ["Shipper", "SimulatedCrash"]
+
+log = logging.getLogger("tower_sentinel.shipper")
+
+
+class _Spool(Protocol):
+    def spool_batch(self, limit: int) -> list[SpoolRecord]: ...
+    def spool_delete_upto(self, seq: int) -> None: ...
+    def spool_depth(self) -> int: ...
+
+
+class SimulatedCrash(Exception):
+    """Raised by a test's fault hook to stand for the process dying at that point."""
+
+
+class Shipper:
+    """Spool → PostgreSQL. ``fault(point)`` is a test hook called at ``"after_commit"`` (before the spool delete)."""
+
+    def __init__(
+        self,
+        spool: _Spool,
+        pg: PostgresStore,
+        *,
+        batch_size: int = 5_000,
+        idle_wait: float = 0.2,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 2.0,
+        op_timeout: float | None = None,
+        fault: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._spool = spool
+        self._pg = pg
+        self.batch_size = batch_size
+        self._idle_wait = idle_wait
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._op_timeout = op_timeout if op_timeout is not None else pg.statement_timeout + 5.0
+        self._fault = fault
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._conn: Any = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.state = "starting"  # starting | ok | down
+        self.reason: str | None = None
+        self.last_error: str | None = None
+        self.shipped = 0
+        self.inserted = 0
+        self.batches = 0
+        self.errors = 0
+        self.reconnects = 0
+        self.watchdog_aborts = 0
+        self.spool_depth = 0
+        self.last_ship_at: float | None = None
+        self.down_since: float | None = None
+        self._attempt = 0
+        self._last_ping = 0.0
+        self.ping_interval = 5.0
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="tower-shipper", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._close()
+
+    def wake(self) -> None:
+        """New events were spooled (a recorder listener): ship now instead of at the next poll."""
+        self._wake.set()
+
+    # --- one step (the thread's body; tests call it directly) ---------------------------------------------------
+    def ship_once(self) -> int:
+        """Ship one batch; returns how many spool records it removed (0: the spool was empty)."""
+        records = self._spool.spool_batch(self.batch_size)
+        self.spool_depth = self._spool.spool_depth()
+        if not records:
+            return 0
+        conn = self._connection()
+        with self._watchdog(conn):
+            inserted = self._pg.apply_records(records, conn)
+        if self._fault is not None:
+            self._fault("after_commit")
+        self._spool.spool_delete_upto(records[-1][0])
+        self.shipped += len(records)
+        self.inserted += inserted
+        self.batches += 1
+        self.last_ship_at = self._clock()
+        self.spool_depth = max(0, self.spool_depth - len(records))
+        return len(records)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn = self._connection()
+                n = self.ship_once()
+                if n == 0 and self._clock() - self._last_ping >= self.ping_interval:
+                    with self._watchdog(conn):  # idle: still notice a database that went away
+                        conn.execute("SELECT 1").fetchone()
+                    self._last_ping = self._clock()
+            except Exception as exc:  # noqa: BLE001 - any failure: keep the spool, back off, retry
+                self._failed(exc)
+                self._stop.wait(self._next_backoff())
+                continue
+            self._ok()
+            if n < self.batch_size:
+                self._wake.wait(self._idle_wait)
+                self._wake.clear()
+
+    # --- connection -------------------------------------------------------------------------------------------
+    def _connection(self) -> Any:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        self._close()
+        conn = self._pg.connect(autocommit=True)
+        try:
+            if not self._pg.migrated:
+                with self._watchdog(conn):
+                    self._pg.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001, S110 - a broken connection may fail to close; it is gone either way
+                pass
+
+    @contextmanager
+    def _watchdog(self, conn: Any):  # noqa: ANN202
+        """Shut the socket down if the operation outlives ``op_timeout`` (the server stopped answering)."""
+        timer = threading.Timer(self._op_timeout, self._abort, args=(conn,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _abort(self, conn: Any) -> None:
+        self.watchdog_aborts += 1
+        log.warning("tower.shipper.watchdog_abort", extra={"after_s": self._op_timeout})
+        try:
+            s = socket.socket(fileno=os.dup(conn.fileno()))
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            finally:
+                s.close()
+        except OSError:
+            pass
+
+    # --- state ------------------------------------------------------------------------------------------------
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self._close()
+        reason = classify_error(exc)
+        message = safe_message(exc, self._pg.password)
+        if self.state != "down" or reason != self.reason:
+            log.warning("tower.shipper.down", extra={"reason": reason, "error": message})
+        if self.state != "down":
+            self.down_since = self._clock()
+        self.state, self.reason, self.last_error = "down", reason, message
+        self._attempt += 1
+
+    def _ok(self) -> None:
+        if self.state == "down":
+            self.reconnects += 1
+            log.info("tower.shipper.up", extra={"down_s": round(self._clock() - (self.down_since or 0), 3)})
+        self.state, self.reason, self.down_since = "ok", None, None
+        self._attempt = 0
+
+    def _next_backoff(self) -> float:
+        delay = min(self._backoff_cap, self._backoff_base * 2 ** min(self._attempt - 1, 16))
+        return delay * (0.5 + 0.5 * self._rng.random())
+
+    def healthy(self) -> bool:
+        return self.state == "ok"
+
+    def health(self) -> dict[str, Any]:
+        """The ``postgres`` health check: ok, or degraded with a reason (never the password)."""
+        out: dict[str, Any] = {"status": "ok" if self.state == "ok" else "degraded", "state": self.state,
+                               "dsn": self._pg.masked_dsn}
+        if self.state != "ok":
+            out["reason"] = self.reason or "connecting"
+            out["error"] = self.last_error
+            if self.down_since is not None:
+                out["down_s"] = round(self._clock() - self.down_since, 1)
+        return out
+
+    def get_stats(self) -> dict[str, Any]:
+        return {
+            "state": self.state, "reason": self.reason, "last_error": self.last_error,
+            "shipped": self.shipped, "inserted": self.inserted, "batches": self.batches, "errors": self.errors,
+            "reconnects": self.reconnects, "watchdog_aborts": self.watchdog_aborts, "spool_depth": self.spool_depth,
+            "running": bool(self._thread and self._thread.is_alive()),
+        }
