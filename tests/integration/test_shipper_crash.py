@@ -6,7 +6,6 @@ import random
 
 import pytest
 from _events import operation, prompt_story
-
 from tower_sentinel.telemetry.pg_store import PostgresStore
 from tower_sentinel.telemetry.shipper import Shipper, SimulatedCrash
 from tower_sentinel.telemetry.store import SQLiteStore
