@@ -1,0 +1,305 @@
+"""Analytics over the recorded events: success rates, durations, common errors and failure patterns.
+
+Every number comes from named queries (``sql/<dialect>/analytics_*.sql``) run through the store's
+``query(name, params)``, so SQLite and PostgreSQL give the same answers: SQL does the filtering and grouping,
+Python does what dialects disagree on (percentile interpolation, string ordering, rounding). Percentiles are
+``PERCENTILE_CONT``: the queries return only the ranks around p50/p95 and ``_percentile`` interpolates.
+Failure patterns add what SQL cannot: trends, "new since the last update", input drivers and a suggested action
+(``drivers`` and ``actions`` modules). Times in answers are ISO 8601 UTC with a ``Z``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .actions import recommendation, suggest_action
+from .drivers import DriverIndex, PromptSample
+
+__all__ = ["Analytics", "iso", "db_ts"]
+
+MAX_PROMPT_SAMPLE = 5_000
+MAX_PATTERNS = 50
+MAX_NODE_CLASSES = 100
+_NDIGITS = 6
+
+
+def db_ts(dt: datetime) -> str:
+    """A UTC datetime as the stored text form ('YYYY-MM-DD HH:MM:SS.ffffff'), the queries' time parameter."""
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt.isoformat(sep=" ", timespec="microseconds")
+
+
+def iso(value: Any) -> str | None:
+    """A stored timestamp (text or datetime) as ISO 8601 UTC with a 'Z'."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt.isoformat(timespec="microseconds") + "Z"
+
+
+def _r(x: Any) -> float | None:
+    return None if x is None else round(float(x), _NDIGITS)
+
+
+def _percentile(ranks: dict[int, float], n: int, p: float) -> float:
+    """PERCENTILE_CONT(p) from the values at 1-based ranks around p*(n-1)."""
+    h = p * (n - 1)
+    lo = math.floor(h)
+    a = ranks[lo + 1]
+    if lo + 2 > n:
+        return a
+    return a + (h - lo) * (ranks[lo + 2] - a)
+
+
+def _summaries(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rows (grp, n, avg_v, max_v, rn, v) of a durations query → {grp: {count, avg, p50, p95, max}}."""
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        g = groups.setdefault(row["grp"], {"n": int(row["n"]), "avg": row["avg_v"], "max": row["max_v"], "ranks": {}})
+        g["ranks"][int(row["rn"])] = float(row["v"])
+    out = {}
+    for grp, g in groups.items():
+        n = g["n"]
+        out[grp] = {"count": n, "avg": _r(g["avg"]), "p50": _r(_percentile(g["ranks"], n, 0.5)),
+                    "p95": _r(_percentile(g["ranks"], n, 0.95)), "max": _r(g["max"])}
+    return out
+
+
+_EMPTY_SUMMARY = {"count": 0, "avg": None, "p50": None, "p95": None, "max": None}
+
+
+class Analytics:
+    """Read-only analytics over a store with ``query(name, params)`` (SQLiteStore or PostgresStore)."""
+
+    def __init__(self, store: Any, *, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 prompt_sample: int = MAX_PROMPT_SAMPLE) -> None:
+        self.store = store
+        self.clock = clock
+        self.prompt_sample = prompt_sample
+
+    def _window(self, window_s: float) -> tuple[datetime, datetime]:
+        until = self.clock()
+        return until - timedelta(seconds=window_s), until
+
+    @staticmethod
+    def _head(window: str | None, since: datetime, until: datetime) -> dict[str, Any]:
+        return {"window": window, "since": iso(since), "until": iso(until)}
+
+    # --- success rate -----------------------------------------------------------------------------------------
+    def success_rate(self, window_s: float, *, window: str | None = None, operation_type: str | None = None,
+                     instance: str | None = None) -> dict[str, Any]:
+        since, until = self._window(window_s)
+        rows = self.store.query("analytics_success_rate", {"since": db_ts(since), "until": db_ts(until),
+                                                           "operation_type": operation_type, "instance": instance})
+        types = []
+        total = ok = 0
+        for row in sorted(rows, key=lambda r: r["operation_type"]):
+            t, s = int(row["total_operations"]), int(row["successful_operations"] or 0)
+            total, ok = total + t, ok + s
+            types.append({"operation_type": row["operation_type"], "total_operations": t,
+                          "successful_operations": s, "failed_operations": t - s,
+                          "success_rate_percent": round(100.0 * s / t, 2) if t else None})
+        return {**self._head(window, since, until), "operation_types": types,
+                "overall": {"total_operations": total, "successful_operations": ok,
+                            "success_rate_percent": round(100.0 * ok / total, 2) if total else None}}
+
+    # --- durations --------------------------------------------------------------------------------------------
+    def durations(self, window_s: float, *, window: str | None = None, operation_type: str | None = None,
+                  instance: str | None = None) -> dict[str, Any]:
+        since, until = self._window(window_s)
+        p = {"since": db_ts(since), "until": db_ts(until), "operation_type": operation_type, "instance": instance}
+        ops = _summaries(self.store.query("analytics_durations_ops", p))
+        nodes = _summaries(self.store.query("analytics_durations_nodes", p))
+        cached = {r["node_class"]: int(r["n_cached"]) for r in self.store.query("analytics_node_cached", p)}
+        prompts = _summaries(self.store.query("analytics_durations_prompts", p))
+        node_rows = []
+        for cls in set(nodes) | set(cached):
+            s = nodes.get(cls, _EMPTY_SUMMARY)
+            node_rows.append({"node_class": cls, "count": s["count"], "cached": cached.get(cls, 0),
+                              **{k: s[k] for k in ("avg", "p50", "p95", "max")}})
+        node_rows.sort(key=lambda r: (-(r["avg"] or 0.0) * r["count"], r["node_class"]))
+        return {**self._head(window, since, until),
+                "operation_types": [{"operation_type": k, **ops[k]} for k in sorted(ops)],
+                "node_classes": node_rows[:MAX_NODE_CLASSES],
+                "prompts": {"queue_wait": prompts.get("queue_wait", dict(_EMPTY_SUMMARY)),
+                            "execution": prompts.get("execution", dict(_EMPTY_SUMMARY))}}
+
+    # --- errors -----------------------------------------------------------------------------------------------
+    def error_categories(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        rows = self.store.query("analytics_error_categories", {"since": db_ts(since), "until": db_ts(until)})
+        out = [{"category": r["category"], "severity": r["severity"], "frequency": int(r["frequency"])} for r in rows]
+        out.sort(key=lambda r: (-r["frequency"], r["category"], r["severity"]))
+        return out
+
+    def errors(self, window_s: float, *, window: str | None = None, limit: int = 50, category: str | None = None,
+               severity: str | None = None) -> dict[str, Any]:
+        since, until = self._window(window_s)
+        recent = self.store.query("analytics_recent_errors", {
+            "since": db_ts(since), "until": db_ts(until), "category": category, "severity": severity,
+            "limit": int(limit)})
+        for r in recent:
+            r["timestamp"] = iso(r["timestamp"])
+            r["resolved"] = bool(r.get("resolved"))
+        return {**self._head(window, since, until), "categories": self.error_categories(since, until),
+                "recent": recent}
+
+    def error(self, error_id: str) -> dict[str, Any] | None:
+        rows = self.store.query("get_error", {"error_id": error_id})
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["timestamp"] = iso(row.get("timestamp"))
+        row["resolved"] = bool(row.get("resolved"))
+        row.pop("id", None)
+        row.pop("created_at", None)  # the database's insert time: differs between backends, says nothing
+        return row
+
+    # --- failure analysis -------------------------------------------------------------------------------------
+    def failure_analysis(self, window_s: float, *, window: str | None = None, limit: int = 20) -> dict[str, Any]:
+        since, until = self._window(window_s)
+        prev_since = since - timedelta(seconds=window_s)
+        p = {"since": db_ts(since), "until": db_ts(until), "prev_since": db_ts(prev_since)}
+
+        statuses = {r["status"]: int(r["prompts"]) for r in self.store.query("analytics_prompt_outcomes", p)}
+        total = sum(statuses.values())
+        failed = sum(v for k, v in statuses.items() if k in ("error", "rejected", "crashed"))
+
+        rows = self.store.query("analytics_patterns", p)
+        rows = sorted(rows, key=lambda r: (-int(r["count"]), _neg_ts(r["last_seen"]), r["fingerprint"]))[:limit]
+        first_ever = {r["fingerprint"]: r["first_seen_ever"] for r in self.store.query("analytics_pattern_first_seen", p)}
+        update, pairs = self._last_update(p)
+        index = DriverIndex(self._prompt_samples(p) if rows else [])
+
+        patterns = []
+        for row in rows:
+            fp = row["fingerprint"]
+            count, prev = int(row["count"]), int(row["previous_count"] or 0)
+            ever = first_ever.get(fp, row["first_seen"])
+            drivers = index.drivers(fp)
+            example = self._example(fp, p)
+            pattern = {
+                "fingerprint": fp, "category": row["category"], "severity": row["severity"],
+                "exception_type": row["exception_type"], "node_class": row["node_class"],
+                "template": row["template"], "count": count, "prompts_affected": int(row["prompts_affected"] or 0),
+                "first_seen": iso(row["first_seen"]), "last_seen": iso(row["last_seen"]),
+                "first_seen_ever": iso(ever), "previous_count": prev, **_trend(count, prev),
+                "new_since_update": bool(update and ever is not None and str(ever) >= update["_at_raw"]),
+                "introduced_in": _pair_at(pairs, ever), "drivers": drivers, "example": example,
+            }
+            pattern["suggested_action"] = suggest_action(pattern)
+            patterns.append(pattern)
+
+        categories: Counter[str] = Counter()
+        for c in self.error_categories(since, until):
+            categories[c["category"]] += c["frequency"]
+        if update:
+            update = {k: v for k, v in update.items() if not k.startswith("_")}
+        return {
+            **self._head(window, since, until),
+            "prompts": {"total": total, "failed": failed, "failure_rate": _r(failed / total) if total else None,
+                        "by_status": dict(sorted(statuses.items()))},
+            "error_categories": [{"category": k, "frequency": v}
+                                 for k, v in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "last_update": update,
+            "patterns": patterns,
+            "quality": self._quality(p),
+            "feedback": self._feedback(p),
+            "recommendations": [recommendation(pt) for pt in patterns[:10]],
+        }
+
+    def _last_update(self, p: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, dict[str, Any]]]]:
+        """The latest version change before ``until``: the first sighting of the newest version pair."""
+        rows = self.store.query("analytics_version_history", p)
+        pairs = sorted(((str(r["first_seen"]), {"comfyui_version": r["comfyui_version"],
+                                                "extension_version": r["extension_version"]},
+                        str(r["last_seen"])) for r in rows), key=lambda t: (t[0], str(t[1])))
+        timeline = [(first, pair) for first, pair, _last in pairs]
+        if len(pairs) < 2:
+            return None, timeline
+        current = max(pairs, key=lambda t: (t[2], t[0]))
+        older = [t for t in pairs if t[0] < current[0]]
+        if not older:
+            return None, timeline
+        prev = max(older, key=lambda t: (t[2], t[0]))
+        return {"at": iso(current[0]), "_at_raw": current[0], "from": prev[1], "to": current[1]}, timeline
+
+    def _prompt_samples(self, p: dict[str, Any]) -> list[PromptSample]:
+        rows = self.store.query("analytics_prompt_inputs", {**p, "limit": self.prompt_sample})
+        return [PromptSample(r["inputs"], r["fingerprint"]) for r in rows if isinstance(r.get("inputs"), dict)]
+
+    def _example(self, fingerprint: str, p: dict[str, Any]) -> dict[str, Any] | None:
+        rows = self.store.query("analytics_pattern_example", {**p, "fingerprint": fingerprint})
+        if not rows:
+            return None
+        r = rows[0]
+        return {"error_id": r["error_id"], "prompt_id": r["prompt_id"], "timestamp": iso(r["timestamp"]),
+                "message": r["message"], "node_id": r["node_id"],
+                "inputs": r["inputs"] if isinstance(r.get("inputs"), dict) else None}
+
+    def _quality(self, p: dict[str, Any]) -> dict[str, Any]:
+        rows = self.store.query("analytics_quality_summary", p)
+        r = rows[0] if rows else {}
+        n = int(r.get("n") or 0)
+        gated = int(r.get("n_gated") or 0)
+        flags: Counter[str] = Counter()
+        for row in self.store.query("analytics_quality_flags", {**p, "limit": MAX_PROMPT_SAMPLE}):
+            if isinstance(row.get("flags"), list):
+                flags.update(str(f) for f in row["flags"])
+        return {"count": n, "avg_score": _r(r.get("avg_score")) if n else None,
+                "pass_rate": _r(int(r.get("n_passed") or 0) / gated) if gated else None,
+                "top_flags": [{"flag": k, "count": v} for k, v in _top(flags)]}
+
+    def _feedback(self, p: dict[str, Any]) -> dict[str, Any]:
+        ratings = {str(i): 0 for i in range(1, 6)}
+        n = total = 0
+        for r in self.store.query("analytics_feedback_ratings", p):
+            c, rating = int(r["n"]), int(r["rating"])
+            ratings[str(rating)] = ratings.get(str(rating), 0) + c
+            n, total = n + c, total + rating * c
+        issues: Counter[str] = Counter()
+        for row in self.store.query("analytics_feedback_issues", {**p, "limit": MAX_PROMPT_SAMPLE}):
+            if isinstance(row.get("issues"), list):
+                issues.update(str(i) for i in row["issues"])
+        return {"count": n, "avg_rating": _r(total / n) if n else None, "ratings": ratings,
+                "top_issues": [{"issue": k, "count": v} for k, v in _top(issues)]}
+
+
+def _top(counter: Counter[str], n: int = 10) -> list[tuple[str, int]]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def _neg_ts(value: Any) -> tuple[int, ...]:
+    """A sort key putting later timestamps first."""
+    return tuple(-ord(c) for c in str(value))
+
+
+def _trend(count: int, prev: int) -> dict[str, Any]:
+    if prev == 0:
+        return {"trend": "new", "change_percent": None}
+    change = 100.0 * (count - prev) / prev
+    trend = "rising" if change >= 25 else "falling" if change <= -25 else "steady"
+    return {"trend": trend, "change_percent": round(change, 1)}
+
+
+def _pair_at(timeline: list[tuple[str, dict[str, Any]]], when: Any) -> dict[str, Any] | None:
+    """The version pair that was newest at ``when`` (the latest pair first seen at or before it)."""
+    if when is None:
+        return None
+    current = None
+    for first, pair in timeline:
+        if first <= str(when):
+            current = pair
+    return current
