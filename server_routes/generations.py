@@ -10,7 +10,7 @@ from ._http import check_access, is_loopback, json_error, json_ok, run_blocking
 
 __all__ = ["add_routes", "shape_generation"]
 
-_PUBLIC_HIDE = ("inputs",)
+MAX_NODES = 2000
 
 
 def shape_generation(rec: dict[str, Any], *, detailed: bool) -> dict[str, Any]:
@@ -35,8 +35,9 @@ def shape_generation(rec: dict[str, Any], *, detailed: bool) -> dict[str, Any]:
         "extension_version": rec.get("extension_version"),
         "nodes": [
             {k: n.get(k) for k in ("node_id", "node_class", "duration_seconds", "cached", "status", "start_time")}
-            for n in rec.get("nodes") or []
+            for n in (rec.get("nodes") or [])[:MAX_NODES]
         ],
+        "nodes_truncated": len(rec.get("nodes") or []) > MAX_NODES,
         "error": None,
     }
     if err:

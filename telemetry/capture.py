@@ -261,14 +261,15 @@ class Capture:
                 try:
                     resp = await handler(request)
                 except ValueError as exc:  # aiohttp's request.json() on a non-JSON body
-                    state.setdefault("cid", None)
                     cid = state.get("cid") or mint_correlation_id()
                     body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
                                       "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
                     resp = web.json_response(body, status=400)
                     state["cid"] = cid
+                    state["prompt_id"] = str(uuid.uuid4())
                     capture._after_post(state, 400, body)
                     resp.headers["X-Correlation-ID"] = cid
+                    resp.headers["X-Tower-Prompt-ID"] = state["prompt_id"]
                     return resp
                 cid = state.get("cid") or mint_correlation_id()
                 state["cid"] = cid
@@ -282,6 +283,8 @@ class Capture:
                 except Exception as exc:  # noqa: BLE001
                     capture._fail("middleware", exc)
                 resp.headers["X-Correlation-ID"] = cid
+                if state.get("prompt_id"):
+                    resp.headers["X-Tower-Prompt-ID"] = str(state["prompt_id"])[:128]
                 return resp
             finally:
                 capture._req.reset(token)

@@ -194,7 +194,8 @@ class ComfyServer:
                 if last["status"] in statuses:
                     return last
             time.sleep(0.05)
-        raise TimeoutError(f"prompt {prompt_id} not recorded as {statuses} within {timeout}s (last: {last})")
+        brief = {k: last.get(k) for k in ("status", "correlation_id", "category", "error")} if last else None
+        raise TimeoutError(f"prompt {prompt_id} not recorded as {statuses} within {timeout}s (last: {brief})")
 
     def run(self, prompt: dict[str, Any], **kw: Any) -> dict[str, Any]:
         r = self.queue(prompt, **kw)
