@@ -19,6 +19,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<hex>"),
     (re.compile(r"[\[(]\s*-?\d+(?:\s*[,x×]\s*-?\d+)+\s*[\])]"), "<shape>"),
     (re.compile(r"\b\d+(?:\s*[x×]\s*\d+)+\b"), "<shape>"),
+    (re.compile(r"\b\d+(?:\.\d+)?\s*(?:[KMGTP]i?B|bytes|B)\b"), "<size>"),
     (re.compile(r"'[^']{1,200}'|\"[^\"]{1,200}\""), "<str>"),
     (re.compile(r"[-+]?\b\d+(?:\.\d+)?(?:e[-+]?\d+)?\b", re.I), "<num>"),
     (re.compile(r"\s+"), " "),

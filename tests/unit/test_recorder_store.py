@@ -1,0 +1,113 @@
+"""The recorder and the embedded store: idempotent writes, forward-only prompt status, bounded queue, flush."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+
+from tower_sentinel.telemetry.events import ErrorEvent, OperationEvent, PromptEvent, new_id
+from tower_sentinel.telemetry.recorder import Recorder
+from tower_sentinel.telemetry.store import SQLiteStore
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _op(i: int = 0, **kw) -> OperationEvent:
+    return OperationEvent(kw.pop("event_id", new_id()), operation_type="comfyui_execution", start_time=T0,
+                          end_time=T0 + timedelta(seconds=i), success=True, **kw)
+
+
+def test_same_event_twice_leaves_one_row(tmp_path):
+    """Writing an event a second time (a retry, a replay) leaves exactly one row."""
+    store = SQLiteStore(tmp_path / "s.db")
+    ev = _op(3)
+    err = ErrorEvent(new_id(), message="m", category="generation", severity="high", timestamp=T0)
+    store.write_batch([ev, err])
+    store.write_batch([ev, err])
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("SELECT COUNT(*), MAX(duration_seconds) FROM anime_operation_metrics").fetchone() == (1, 3.0)
+    assert db.execute("SELECT COUNT(*) FROM anime_error_logs").fetchone()[0] == 1
+
+
+def test_prompt_status_only_moves_forward(tmp_path):
+    """A late `queued` or `running` never overwrites a terminal status; fields merge across events."""
+    store = SQLiteStore(tmp_path / "s.db")
+    pid = "p1"
+    store.write_batch([PromptEvent(new_id(), prompt_id=pid, status="success", at=T0 + timedelta(seconds=5),
+                                   finished_at=T0 + timedelta(seconds=5), execution_seconds=2.0)])
+    store.write_batch([PromptEvent(new_id(), prompt_id=pid, status="queued", at=T0, correlation_id="c-1",
+                                   queued_at=T0, queue_position=3),
+                       PromptEvent(new_id(), prompt_id=pid, status="running", at=T0 + timedelta(seconds=1),
+                                   started_at=T0 + timedelta(seconds=1), queue_wait_seconds=1.0)])
+    rec = store.get_generation(pid)
+    assert rec["status"] == "success"
+    assert rec["correlation_id"] == "c-1" and rec["queue_position"] == 3
+    assert rec["execution_seconds"] == 2.0 and rec["queue_wait_seconds"] == 1.0
+
+
+def test_migrations_apply_once(tmp_path):
+    """Opening the store again does not re-apply migrations; the seed's tables and indexes exist."""
+    SQLiteStore(tmp_path / "s.db")
+    SQLiteStore(tmp_path / "s.db")
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("SELECT COUNT(*) FROM tower_schema_migrations").fetchone()[0] == 1
+    idx = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"idx_operation_type_time", "idx_success_time", "idx_category_timestamp", "idx_severity_resolved"} <= idx
+
+
+def test_recorder_writes_in_background_and_flushes(tmp_path):
+    """Events recorded from many threads are all committed; listeners see them only after commit."""
+    store = SQLiteStore(tmp_path / "s.db")
+    seen = []
+    rec = Recorder(store, on_committed=[lambda evs: seen.extend(evs)])
+    rec.start()
+    try:
+        def work(n):
+            for i in range(n):
+                assert rec.record(_op(i))
+        threads = [threading.Thread(target=work, args=(500,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert rec.flush(10)
+        n = sqlite3.connect(tmp_path / "s.db").execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0]
+        assert n == 2000 and len(seen) == 2000
+        assert rec.get_stats()["written"] == 2000 and rec.get_stats()["dropped"] == 0
+    finally:
+        rec.stop()
+
+
+def test_full_queue_counts_drops_instead_of_blocking(tmp_path):
+    """With the writer stopped and the queue full, record() returns False at once and counts the drop."""
+    rec = Recorder(SQLiteStore(tmp_path / "s.db"), max_queue=10)
+    results = [rec.record(_op(i)) for i in range(15)]
+    assert results.count(True) == 10 and results.count(False) == 5
+    assert rec.get_stats()["dropped"] == 5
+
+
+def test_write_failure_keeps_events_and_retries(tmp_path):
+    """A failing store write is counted and retried; nothing is lost once the store recovers."""
+    store = SQLiteStore(tmp_path / "s.db")
+    calls = {"n": 0}
+    real = store.write_batch
+
+    def flaky(events):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise sqlite3.OperationalError("database is locked")
+        real(events)
+
+    store.write_batch = flaky
+    rec = Recorder(store)
+    rec.start()
+    try:
+        for i in range(50):
+            rec.record(_op(i))
+        assert rec.flush(10)
+        assert rec.get_stats()["write_errors"] == 2
+        n = sqlite3.connect(tmp_path / "s.db").execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0]
+        assert n == 50
+    finally:
+        rec.stop()
