@@ -85,7 +85,9 @@ class Graph:
 
 class ComfyServer:
     def __init__(self, *, port: int | None = None, env: dict[str, str] | None = None, base_dir: Path | None = None,
-                 extra_nodes: tuple[Path, ...] = (TESTING_NODES,), extra_args: tuple[str, ...] = ()) -> None:
+                 extra_nodes: tuple[Path, ...] = (TESTING_NODES,), extra_args: tuple[str, ...] = (),
+                 with_extension: bool = True) -> None:
+        self.with_extension = with_extension
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="tower-test-comfy-"))
@@ -104,7 +106,7 @@ class ComfyServer:
         for sub in ("custom_nodes", "user/default", "input", "output", "temp", "models"):
             (self.base_dir / sub).mkdir(parents=True, exist_ok=True)
         link = self.base_dir / "custom_nodes" / "tower-sentinel"
-        if not link.exists():
+        if self.with_extension and not link.exists():
             link.symlink_to(REPO, target_is_directory=True)
         for d in self.extra_nodes:
             lk = self.base_dir / "custom_nodes" / d.name
