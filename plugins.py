@@ -13,3 +13,15 @@ def _postgres(rt, server) -> None:
 
 
 PLUGINS.append(_postgres)
+
+
+def _analytics(rt, server) -> None:
+    """Prometheus metrics fed by the recorder (telemetry/metrics.py) and the seed-alias ownership check."""
+    from .server_routes.seed_aliases import plug as aliases
+    from .telemetry.metrics import plug as metrics
+
+    aliases(rt, server)
+    metrics(rt, server)
+
+
+PLUGINS.append(_analytics)
