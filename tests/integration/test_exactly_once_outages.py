@@ -8,7 +8,6 @@ import time
 import pytest
 from _events import operation
 from pgcluster import wait_until
-
 from tower_sentinel.telemetry.pg_store import PostgresStore
 from tower_sentinel.telemetry.recorder import Recorder
 from tower_sentinel.telemetry.shipper import Shipper
