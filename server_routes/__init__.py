@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from . import errors, generations, health, learning, metrics, openapi, prometheus, seed_aliases
+from . import errors, feedback, generations, health, learning, metrics, openapi, prometheus, seed_aliases
 
 __all__ = ["register"]
 
-ROUTE_MODULES = [health, generations, metrics, errors, learning, prometheus, openapi, seed_aliases]
+ROUTE_MODULES = [health, generations, metrics, errors, learning, prometheus, openapi, seed_aliases, feedback]
 
 
 def register(routes: web.RouteTableDef, get_rt: Any) -> None:

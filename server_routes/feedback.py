@@ -1,0 +1,187 @@
+"""Ratings of outputs and the quality summary.
+
+- ``POST /tower/feedback {"prompt_id", "rating": 1..5, "image"?, "comment"?, "issues"?, "user_id"?}`` → 201 once
+  stored (404 for a prompt never recorded here).
+- ``GET /tower/quality/summary?window=7d`` → score distributions per workflow and how ratings track scores.
+- ``POST /api/feedback`` (the seed's alias) takes the original body and answers the original's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+
+from ..telemetry.context import emit
+from ..telemetry.events import FeedbackEvent, new_id
+from ._http import BadRequest, check_access, json_error, json_ok, parse_window, read_json, run_blocking
+
+__all__ = ["add_routes", "parse_feedback", "summarize_quality"]
+
+BINS = 10
+
+
+def _str(body: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str | None:
+    v = body.get(key)
+    if v is None:
+        if required:
+            raise BadRequest(f"{key} is required", type_="invalid_feedback")
+        return None
+    if not isinstance(v, str) or not v or len(v) > limit:
+        raise BadRequest(f"{key} must be a non-empty string of at most {limit} characters", type_="invalid_feedback")
+    return v
+
+
+def parse_feedback(body: Any, *, seed: bool = False) -> dict[str, Any]:
+    """Validate a feedback body (ours, or the seed's with generation_id/user_rating/feedback_text)."""
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object", type_="invalid_feedback")
+    if seed:
+        body = {"prompt_id": body.get("generation_id"), "rating": body.get("user_rating"),
+                "comment": body.get("feedback_text"), "issues": body.get("issues"), "user_id": body.get("user_id")}
+    prompt_id = _str(body, "prompt_id", 128, required=True)
+    rating = body.get("rating")
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise BadRequest("rating must be an integer from 1 to 5", type_="invalid_feedback")
+    image = body.get("image")
+    if image is not None:
+        if not isinstance(image, dict):
+            raise BadRequest("image must be an object {filename, subfolder, type}", type_="invalid_feedback")
+        image = {"filename": _str(image, "filename", 255, required=True), "subfolder": image.get("subfolder") or "",
+                 "type": image.get("type") or "output"}
+        if not isinstance(image["subfolder"], str) or image["type"] not in ("output", "temp", "input"):
+            raise BadRequest("image.subfolder must be a string and image.type output|temp|input",
+                             type_="invalid_feedback")
+    issues = body.get("issues")
+    if issues is not None:
+        if not isinstance(issues, list) or len(issues) > 20 or not all(
+                isinstance(i, str) and 0 < len(i) <= 100 for i in issues):
+            raise BadRequest("issues must be a list of at most 20 short strings", type_="invalid_feedback")
+    return {"prompt_id": prompt_id, "rating": rating, "image": image, "comment": _str(body, "comment", 4000),
+            "issues": issues, "user_id": _str(body, "user_id", 200)}
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    if n < 3:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(sxx * syy), 4)
+
+
+def summarize_quality(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Score histograms (10 bins over 0..1) per workflow, and ratings against scores."""
+    per_wf: dict[str, list[float]] = defaultdict(list)
+    pairs: list[tuple[float, float]] = []
+    for r in rows:
+        if r.get("score") is None:
+            continue
+        s = float(r["score"])
+        per_wf[r.get("workflow_hash") or "unknown"].append(s)
+        if r.get("rating") is not None:
+            pairs.append((s, float(r["rating"])))
+
+    def hist(scores: list[float]) -> list[int]:
+        h = [0] * BINS
+        for s in scores:
+            h[min(BINS - 1, max(0, int(s * BINS)))] += 1
+        return h
+
+    all_scores = [s for v in per_wf.values() for s in v]
+    by_rating: dict[str, list[float]] = defaultdict(list)
+    for s, rt in pairs:
+        by_rating[str(round(rt))].append(s)
+    return {
+        "prompts": len(rows),
+        "bins": [round(i / BINS, 2) for i in range(BINS + 1)],
+        "overall": {"count": len(all_scores), "avg_score": round(sum(all_scores) / len(all_scores), 4)
+                    if all_scores else None, "histogram": hist(all_scores)},
+        "workflows": [{"workflow": wf, "count": len(v), "avg_score": round(sum(v) / len(v), 4), "histogram": hist(v)}
+                      for wf, v in sorted(per_wf.items(), key=lambda kv: -len(kv[1]))[:20]],
+        "ratings": {"rated_prompts": len(pairs), "score_rating_correlation": _pearson(
+            [p[0] for p in pairs], [p[1] for p in pairs]),
+            "avg_score_by_rating": {k: round(sum(v) / len(v), 4) for k, v in sorted(by_rating.items())}},
+    }
+
+
+def add_routes(routes: web.RouteTableDef, get_rt: Any) -> None:
+    async def _store(rt: Any, fb: dict[str, Any], *, require_known: bool) -> tuple[str, str | None] | web.Response:
+        rec = await run_blocking(rt.reader.get_generation, fb["prompt_id"])
+        if rec is None and require_known:
+            return json_error(404, "not_found", "No prompt with this id was recorded; feedback needs a known prompt")
+        cid = rec.get("correlation_id") if rec else None
+        fid = new_id()
+        emit(FeedbackEvent(fid, prompt_id=fb["prompt_id"], rating=fb["rating"], at=datetime.now(timezone.utc),
+                           image=fb["image"], comment=fb["comment"], issues=fb["issues"], user_id=fb["user_id"],
+                           correlation_id=cid, instance_id=rt.settings.instance_id))
+        if not await run_blocking(rt.recorder.flush, 5.0):
+            return json_error(503, "store_unavailable", "The feedback could not be stored right now; try again",
+                              headers={"Retry-After": "5"})
+        hook = rt.components.get("on_feedback")
+        if hook is not None:
+            try:
+                hook(fb, cid)
+            except Exception:  # noqa: BLE001 - forwarding to Echo Brain is best effort (outbox)
+                pass
+        return fid, cid
+
+    @routes.post("/tower/feedback")
+    async def tower_feedback(request: web.Request) -> web.Response:
+        rt = get_rt()
+        denied = check_access(request, rt.settings.api_token, write=True)
+        if denied:
+            return denied
+        try:
+            fb = parse_feedback(await read_json(request))
+        except BadRequest as e:
+            return json_error(e.status, e.type, e.message)
+        res = await _store(rt, fb, require_known=True)
+        if isinstance(res, web.Response):
+            return res
+        fid, cid = res
+        return json_ok({"feedback_id": fid, "prompt_id": fb["prompt_id"], "rating": fb["rating"],
+                        "correlation_id": cid, "status": "stored"}, status=201)
+
+    @routes.post("/api/feedback")
+    async def seed_feedback(request: web.Request) -> web.Response:
+        rt = get_rt()
+        denied = check_access(request, rt.settings.api_token, write=True)
+        if denied:
+            return denied
+        try:
+            fb = parse_feedback(await read_json(request), seed=True)
+        except BadRequest as e:
+            return json_error(e.status, e.type, e.message)
+        res = await _store(rt, fb, require_known=False)
+        if isinstance(res, web.Response):
+            return res
+        fid, cid = res
+        return json_ok({"status": "received", "correlation_id": cid or new_id(),
+                        "message": f"Feedback {fid} stored for generation {fb['prompt_id']}"})
+
+    @routes.get("/tower/quality/summary")
+    async def quality_summary(request: web.Request) -> web.Response:
+        rt = get_rt()
+        denied = check_access(request, rt.settings.api_token, write=False)
+        if denied:
+            return denied
+        try:
+            window = parse_window(request.query.get("window"), "7d")
+        except BadRequest as e:
+            return json_error(e.status, e.type, e.message)
+        until = datetime.now(timezone.utc) + timedelta(seconds=1)
+        since = until - timedelta(seconds=window)
+        params = {"since": _ts(since), "until": _ts(until), "limit": 20_000}
+        rows = await run_blocking(rt.reader.query, "quality_by_prompt", params)
+        return json_ok({"window_seconds": window, **summarize_quality(rows)})
+
+
+def _ts(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
