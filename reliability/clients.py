@@ -204,12 +204,13 @@ class _Client:
                 self._sessions[loop] = session
             return session
 
-    async def close(self) -> None:
-        """Close this loop's session and ask other live loops to close theirs."""
+    async def close(self, *, all_loops: bool = True) -> None:
+        """Close this loop's session and (``all_loops``) ask other live loops to close theirs."""
         current = asyncio.get_running_loop()
         with self._sessions_lock:
-            sessions = list(self._sessions.items())
-            self._sessions.clear()
+            sessions = [(lp, s) for lp, s in self._sessions.items() if all_loops or lp is current]
+            for lp, _ in sessions:
+                self._sessions.pop(lp, None)
         for loop, session in sessions:
             if loop is current:
                 await session.close()

@@ -1,0 +1,1 @@
+SELECT * FROM tower_outbox WHERE id = :id

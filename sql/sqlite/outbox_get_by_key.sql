@@ -1,0 +1,1 @@
+SELECT * FROM tower_outbox WHERE idempotency_key = :idempotency_key
