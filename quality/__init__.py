@@ -11,6 +11,7 @@ from .contract import GATE_PRESETS, GateSpec, VideoContract, contract_checks, ga
 from .metrics import METRICS, MODES, ImageMetrics, analysis_plan, image_metrics
 from .score import THRESHOLDS, Measure, flags_for, score_images
 from .temporal import ClipMetrics, clip_metrics, motion_pairs, ssim_pairs
+from .tensor_stats import tensor_stats
 
 __all__ = [
     "ASSESS_MODES",
@@ -35,4 +36,5 @@ __all__ = [
     "clip_metrics",
     "motion_pairs",
     "ssim_pairs",
+    "tensor_stats",
 ]

@@ -26,23 +26,26 @@ class Measure:
     flag: str
     flag_below: float | None = None  # raise ``flag`` when metric <= flag_below
     flag_above: float | None = None  # raise ``flag`` when metric > flag_above
+    cap: float | None = None  # critical measure: the score is at most cap + (1 - cap) * this measure's score
 
 
 # The one table. Scales: luma and fractions 0..1; Laplacian variance, noise and colourfulness on 0..255 luma.
 THRESHOLDS: dict[str, Measure] = {
     # studio contract: sharp when Laplacian variance (ksize 1, long edge 512) > 100
-    "sharpness": Measure("laplacian_var", (2.0, 100.0, 600.0), (0.0, 0.5, 1.0), 0.30, "blurry", flag_below=100.0),
+    "sharpness": Measure(
+        "laplacian_var", (2.0, 100.0, 600.0), (0.0, 0.5, 1.0), 0.30, "blurry", flag_below=100.0, cap=0.2
+    ),
     "exposure": Measure(
-        "mean_luma", (0.06, 0.30, 0.70, 0.94), (0.0, 1.0, 1.0, 0.0), 0.15, "underexposed", flag_below=0.15
+        "mean_luma", (0.06, 0.30, 0.70, 0.94), (0.0, 1.0, 1.0, 0.0), 0.15, "underexposed", flag_below=0.15, cap=0.2
     ),
     # anime frames have black line art and white fields: clipping is cheap until a quarter of the frame
     "clipping": Measure("clipped_fraction", (0.02, 0.25, 0.6), (1.0, 0.6, 0.0), 0.05, "clipped", flag_above=0.25),
     "contrast": Measure("rms_contrast", (0.005, 0.05, 0.18), (0.0, 0.5, 1.0), 0.15, "low_contrast", flag_below=0.05),
     # Immerkaer sigma of luma: iid RGB noise of sigma s reads about 0.67 s; clean frames read 0.3..2
-    "noise": Measure("noise_sigma", (3.0, 7.0, 14.0), (1.0, 0.5, 0.0), 0.10, "noisy", flag_above=7.0),
+    "noise": Measure("noise_sigma", (3.0, 7.0, 14.0), (1.0, 0.5, 0.0), 0.10, "noisy", flag_above=7.0, cap=0.3),
     # studio contract: colourful when > 10 (Hasler & Suesstrunk: 15 slightly, 33 moderately colourful)
     "colour": Measure("colourfulness", (0.0, 10.0, 30.0), (0.0, 0.5, 1.0), 0.05, "dull", flag_below=10.0),
-    "blockiness": Measure("blockiness", (1.1, 1.5, 2.5), (1.0, 0.5, 0.0), 0.10, "blocky", flag_above=1.5),
+    "blockiness": Measure("blockiness", (1.1, 1.5, 2.5), (1.0, 0.5, 0.0), 0.10, "blocky", flag_above=1.5, cap=0.3),
     "cast": Measure("colour_cast", (1.0, 3.0), (1.0, 0.0), 0.10, "colour_cast", flag_above=2.0),
 }
 HARD_FLAGS = ("non_finite", "black", "blank")
@@ -88,13 +91,16 @@ def score_images(values: dict[str, torch.Tensor], table: dict[str, Measure] | No
     v = _derived(values)
     num = torch.zeros_like(v["finite"])
     den = torch.zeros_like(num)
+    ceiling = torch.ones_like(num)
     for name, m in table.items():
         x = v[m.metric]
         ok = _applies(name, v, x)
         s = interp(torch.nan_to_num(x), m.xs, m.ys)
         num += torch.where(ok, s * m.weight, torch.zeros_like(s))
         den += ok.to(num.dtype) * m.weight
-    score = num / den.clamp_min(1e-12)
+        if m.cap is not None:
+            ceiling = torch.where(ok, torch.minimum(ceiling, m.cap + (1.0 - m.cap) * s), ceiling)
+    score = torch.minimum(num / den.clamp_min(1e-12), ceiling)
     hard = torch.zeros_like(score, dtype=torch.bool)
     for flag in _hard(v).values():
         hard |= flag
