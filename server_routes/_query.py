@@ -16,6 +16,7 @@ __all__ = ["guarded", "window_param", "int_param", "name_param", "analytics_call
 
 log = logging.getLogger("tower_sentinel.routes")
 T = TypeVar("T")
+_WINDOW = re.compile(r"^[0-9]{1,12}[smhdw]$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 _INSTANCE = re.compile(r"^[\w.:\-@/]{1,200}$")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-+@ ]+){2,}[\\/]?")
@@ -27,25 +28,28 @@ class StoreDown(Exception):
 
 def window_param(request: web.Request, default: str) -> tuple[str, float]:
     raw = request.query.get("window")
-    seconds = parse_window(raw, default)
-    return (raw or default).strip().lower(), seconds
+    if raw is None:
+        return default, parse_window(default)
+    if not _WINDOW.match(raw):
+        raise BadRequest(f"window must look like 30m, 24h or 7d (got {raw!r:.40})", type_="invalid_window")
+    return raw, parse_window(raw)
 
 
 def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    text = raw.strip()
-    if not text.isdigit() or len(text) > 9 or not lo <= int(text) <= hi:
+    text = raw
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or not lo <= int(text) <= hi:
         raise BadRequest(f"{name} must be an integer from {lo} to {hi}", type_="invalid_parameter")
     return int(text)
 
 
 def name_param(request: web.Request, name: str, *, pattern: re.Pattern[str] = _NAME) -> str | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    if not pattern.match(raw):
+    if not pattern.fullmatch(raw):
         raise BadRequest(f"{name} has an invalid value", type_="invalid_parameter")
     return raw
 

@@ -62,7 +62,7 @@ ERROR_ROW = _obj({"error_id": STR, "timestamp": TS, "category": STR, "severity":
                   "prompt_id": NSTR, "correlation_id": NSTR, "resolved": {"type": "boolean"}})
 
 WINDOW = {"name": "window", "in": "query", "required": False,
-          "schema": {"type": "string", "pattern": "^[0-9]+[smhdw]$"}, "description": "e.g. 30m, 24h, 7d; at most 90d"}
+          "schema": {"type": "string", "pattern": "^[0-9]{1,12}[smhdw]$"}, "description": "e.g. 30m, 24h, 7d; at most 90d"}
 NAME_RE = "^[a-z][a-z0-9_]{0,49}$"
 
 

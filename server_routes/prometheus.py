@@ -11,17 +11,18 @@ from ._query import guarded
 
 __all__ = ["add_routes"]
 
+# generate_latest writes the classic text format; say so (every Prometheus version scrapes it)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 
 async def prometheus(request: web.Request, rt: Any, loopback: bool) -> web.Response:
     try:
-        from prometheus_client import CONTENT_TYPE_LATEST
-
         from ..telemetry.metrics import ensure
     except ImportError:
         return json_error(503, "metrics_unavailable", "prometheus_client is not installed")
     metrics = ensure(rt)
     body = await run_blocking(metrics.exposition)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 def add_routes(routes: web.RouteTableDef, get_rt: Any) -> None:
