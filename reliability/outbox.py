@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import threading
 import time
@@ -190,6 +191,16 @@ class OutboxConfig:
     max_delay_s: float = 3600.0
     batch_size: int = 20
     poll_interval_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OutboxConfig:
+        """``TOWER_OUTBOX_MAX_AGE_H`` (24); an unreadable value keeps the default."""
+        env = os.environ if env is None else env
+        try:
+            hours = float(env.get("TOWER_OUTBOX_MAX_AGE_H") or 24)
+        except ValueError:
+            hours = 24.0
+        return cls(max_age_s=(hours if hours > 0 else 24.0) * 3600.0)
 
 
 @dataclass(frozen=True, slots=True)
