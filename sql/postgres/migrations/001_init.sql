@@ -29,7 +29,6 @@ CREATE INDEX IF NOT EXISTS idx_operation_type_time ON anime_operation_metrics(op
 CREATE INDEX IF NOT EXISTS idx_success_time ON anime_operation_metrics(success, start_time);
 CREATE INDEX IF NOT EXISTS idx_aom_prompt ON anime_operation_metrics(prompt_id);
 CREATE INDEX IF NOT EXISTS idx_aom_start ON anime_operation_metrics(start_time);
-CREATE INDEX IF NOT EXISTS idx_aom_instance ON anime_operation_metrics(instance_id, start_time);
 
 CREATE TABLE IF NOT EXISTS anime_error_logs (
     id SERIAL PRIMARY KEY,
