@@ -50,22 +50,33 @@ export const fmt = {
 };
 
 /** A small line chart of values in 0..1 (success rate over time). */
-export function sparkline(points, { label, height = 44 } = {}) {
+export function sparkline(points, { label, height = 44, caption } = {}) {
   const w = 240;
   const pad = 3;
   const svg = s("svg", { class: "tower-chart", viewBox: `0 0 ${w} ${height}`, preserveAspectRatio: "none", role: "img", "aria-label": label });
   svg.append(s("title", { text: label }));
   svg.append(s("line", { x1: 0, x2: w, y1: pad, y2: pad, class: "tower-chart-grid" }));
   svg.append(s("line", { x1: 0, x2: w, y1: height - pad, y2: height - pad, class: "tower-chart-grid" }));
-  if (!points.length) return svg;
+  // Buckets without prompts (rate null) leave a gap: each run of known points is its own line.
   const y = (v) => pad + (1 - v) * (height - 2 * pad);
   const x = (i) => (points.length === 1 ? w / 2 : (i / (points.length - 1)) * w);
-  const coords = points.map((p, i) => `${x(i).toFixed(1)},${y(p.rate).toFixed(1)}`);
-  svg.append(s("polygon", { class: "tower-chart-area", points: `0,${height - pad} ${coords.join(" ")} ${w},${height - pad}` }));
-  svg.append(s("polyline", { class: "tower-chart-line", points: coords.join(" ") }));
+  let run = [];
+  const flush = () => {
+    if (run.length > 1) svg.append(s("polyline", { class: "tower-chart-line", points: run.join(" ") }));
+    run = [];
+  };
   points.forEach((p, i) => {
-    if (p.rate < 1) svg.append(s("circle", { class: "tower-chart-dot", cx: x(i).toFixed(1), cy: y(p.rate).toFixed(1), r: 2.2 }));
+    if (p.rate === null || p.rate === undefined) {
+      flush();
+      return;
+    }
+    const xy = `${x(i).toFixed(1)},${y(p.rate).toFixed(1)}`;
+    run.push(xy);
+    const dot = s("circle", { class: ["tower-chart-dot", p.rate < 1 && "is-bad"], cx: x(i).toFixed(1), cy: y(p.rate).toFixed(1), r: 2.5 });
+    dot.append(s("title", { text: `${p.t}: ${Math.round(p.rate * 100)}% of ${p.total}` }));
+    svg.append(dot);
   });
+  flush();
   return svg;
 }
 

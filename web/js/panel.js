@@ -52,7 +52,7 @@ export class TowerPanel {
     this.root.replaceChildren(
       this.header(),
       this.section("health", "Health", sec.health, () => this.healthBody(sec.health.data)),
-      this.section("throughput", "Success rate and duration", sec.success, () => this.throughputBody(sec.success.data, sec.durations), ["Durations", sec.durations]),
+      this.section("throughput", "Success rate and duration", sec.success, () => this.throughputBody(sec.success.data, sec.durations), ["Durations", sec.durations], "Success rate"),
       this.section("patterns", "Failure patterns", sec.patterns, () => this.patternsBody(sec.patterns.data, sec.errors.data)),
       this.section("quality", "Quality", sec.quality, () => this.qualityBody(sec.quality.data)),
       this.section("outputs", "Recent outputs", sec.outputs, () => this.outputsBody(sec.outputs.data, sec.quality.data)),
@@ -76,7 +76,7 @@ export class TowerPanel {
       parts.push(sel);
     }
     parts.push(h("button", { type: "button", class: "tower-icon-btn", "aria-label": "Refresh now", title: "Refresh now",
-      dataset: { focusKey: "refresh" }, onClick: () => st.requestRefresh({ now: true }) },
+      dataset: { focusKey: "refresh" }, onClick: () => st.requestRefresh({ now: true, manual: true }) },
     h("i", { class: "pi pi-refresh", "aria-hidden": "true" })));
     const updated = st.sections.health.at ? `Updated ${fmt.time(st.sections.health.at)}` : "Loading…";
     return h("div", { class: "tower-header" }, h("div", { class: "tower-header-row" }, parts),
@@ -84,10 +84,10 @@ export class TowerPanel {
   }
 
   /** A titled section: its body when data is there, and a visible, non-breaking note when its route failed. */
-  section(id, title, state, body, [extraTitle, extra] = []) {
+  section(id, title, state, body, [extraTitle, extra] = [], primaryLabel = title) {
     const el = h("section", { class: "tower-section", "data-section": id, "aria-labelledby": `tower-h-${id}` },
       h("h3", { id: `tower-h-${id}`, class: "tower-section-title" }, title));
-    for (const [label, st] of [[title, state], [extraTitle, extra]]) {
+    for (const [label, st] of [[primaryLabel, state], [extraTitle, extra]]) {
       if (st && st.status === "error") {
         el.append(h("p", { class: "tower-error", role: "status", "data-error-type": st.error.type },
           `${label}: ${st.error.summary}${st.data ? " (showing the last answer)" : ""}`));
@@ -142,8 +142,10 @@ export class TowerPanel {
         stat("failed", fmt.int(failed), "failed"),
         stat("p50", dur ? fmt.secs(dur.p50) : "–", "p50"),
         stat("p95", dur ? fmt.secs(dur.p95) : "–", "p95")),
-      d.series.length
-        ? sparkline(d.series, { label: `Success rate over the last ${this.store.window}: ${d.series.map((p) => fmt.pct(p.rate)).join(", ")}` })
+      d.series.some((p) => p.rate !== null)
+        ? h("div", null,
+          sparkline(d.series, { label: `Success rate over the last ${this.store.window}, oldest first: ${d.series.map((p) => (p.rate === null ? "no prompts" : fmt.pct(p.rate))).join(", ")}` }),
+          h("div", { class: "tower-axis tower-muted", "aria-hidden": "true" }, h("span", null, `${this.store.window} ago`), h("span", null, "success rate"), h("span", null, "now")))
         : h("p", { class: "tower-muted" }, "No prompts in this window yet."));
   }
 
@@ -199,7 +201,10 @@ export class TowerPanel {
       h("div", { class: "tower-stat", "data-stat": "quality-mean" }, h("div", { class: "tower-stat-value" }, q.mean === null ? "–" : q.mean.toFixed(2)), h("div", { class: "tower-stat-label" }, "mean score")),
       h("div", { class: "tower-stat", "data-stat": "quality-count" }, h("div", { class: "tower-stat-value" }, fmt.int(q.count)), h("div", { class: "tower-stat-label" }, "scored")),
       h("div", { class: "tower-stat", "data-stat": "pass-rate" }, h("div", { class: "tower-stat-value" }, fmt.pct(q.passRate)), h("div", { class: "tower-stat-label" }, "passed")),
-      h("div", { class: "tower-stat", "data-stat": "rating-mean" }, h("div", { class: "tower-stat-value" }, q.ratingMean === null ? "–" : `${q.ratingMean.toFixed(1)}★`), h("div", { class: "tower-stat-label" }, "rating")))];
+      h("div", { class: "tower-stat", "data-stat": "rating-mean" }, h("div", { class: "tower-stat-value" }, q.ratingMean === null ? "–" : `${q.ratingMean.toFixed(1)}★`), h("div", { class: "tower-stat-label" }, `rating${q.ratingCount ? ` (${q.ratingCount})` : ""}`)))];
+    if (q.topFlags.length) {
+      parts.push(h("div", { class: "tower-muted" }, `Top flags: ${q.topFlags.map((f) => `${f.flag} ×${f.count}`).join(", ")}`));
+    }
     if (q.bins.some((b) => b.count > 0)) {
       parts.push(h("h4", { class: "tower-sub" }, "Score distribution"),
         bars(q.bins, { label: `Quality score distribution: ${q.bins.map((b) => `${b.label}: ${b.count}`).join(", ")}` }));
@@ -243,7 +248,7 @@ export class TowerPanel {
         h("img", { class: "tower-thumb", src: towerApi.imageUrl(image), alt: `Output ${image.filename}`, loading: "lazy", width: 56, height: 56 }),
         h("div", { class: "tower-output-body" },
           h("div", { class: "tower-output-line" },
-            h("span", { class: "tower-badge is-score", title: "quality score" }, q?.score !== null && q?.score !== undefined ? `Q ${q.score.toFixed(2)}` : "Q –"),
+            h("span", { class: "tower-badge is-score", title: q?.score !== null && q?.score !== undefined ? "quality score" : "no quality score recorded for this prompt" }, q?.score !== null && q?.score !== undefined ? `Q ${q.score.toFixed(2)}` : "Q –"),
             h("span", { class: "tower-muted tower-ellipsis", title: image.filename }, image.filename)),
           stars, issues, status));
     }));

@@ -85,7 +85,8 @@ export function seriesFromCumulative(windows, answers) {
   for (let i = 0; i < cum.length; i += 1) {
     const total = (cum[i].total || 0) - (i ? cum[i - 1].total || 0 : 0);
     const ok = (cum[i].success || 0) - (i ? cum[i - 1].success || 0 : 0);
-    points.push({ t: windows[i], total, rate: total > 0 ? Math.min(1, Math.max(0, ok / total)) : null });
+    const t = i ? `${windows[i - 1]}–${windows[i]} ago` : `last ${windows[0]}`;
+    points.push({ t, total, rate: total > 0 ? Math.min(1, Math.max(0, ok / total)) : null });
   }
   return points.reverse();
 }
@@ -160,17 +161,6 @@ function driverText(v) {
   return parts.length ? parts.join("; ") : null;
 }
 
-/** Quality and feedback summaries carried by failure-analysis (when there is no quality summary route). */
-export function qualityFromAnalysis(data) {
-  const d = obj(data);
-  const q = obj(d.quality);
-  const f = obj(d.feedback);
-  return qualityView({
-    count: q.count, avg_score: q.avg_score, pass_rate: q.pass_rate,
-    rating_mean: f.avg_rating, rating_count: f.count, ratings: f.ratings,
-  });
-}
-
 export function exampleView(e) {
   const o = obj(e);
   return {
@@ -189,33 +179,36 @@ export function errorsView(data) {
   return arr(pick(d, "errors", "items", "recent")).map((e) => ({ ...exampleView(e), fingerprint: str(obj(e).fingerprint), category: str(obj(e).category) }));
 }
 
-export function qualityView(data) {
-  const d = obj(data);
-  const rawBins = pick(d, "distribution", "histogram", "bins", "buckets");
-  const binsOf = (raw) => {
-    if (Array.isArray(raw)) {
-      return raw.map((b, i) => {
-        if (typeof b === "number") return { label: String(i), count: b };
-        const o = obj(b);
-        const lo = num(pick(o, "min", "lo", "from", "start"));
-        const hi = num(pick(o, "max", "hi", "to", "end"));
-        const label = str(pick(o, "label", "bucket", "range")) || (lo !== null && hi !== null ? `${lo}–${hi}` : String(i));
-        return { label, count: num(pick(o, "count", "n", "value")) || 0 };
-      });
-    }
-    if (raw && typeof raw === "object") return Object.entries(raw).map(([label, c]) => ({ label, count: num(c) || 0 }));
-    return [];
-  };
-  const feedback = obj(d.feedback);
+/**
+ * Quality: `/tower/quality/summary` (score histogram over `bins` edges) merged with the quality and feedback
+ * blocks of failure-analysis (pass rate, mean rating, rating counts). Either may be null.
+ */
+export function qualityView(summary, analysis) {
+  const sm = obj(summary);
+  const overall = obj(sm.overall);
+  const aq = obj(obj(analysis).quality);
+  const fb = obj(obj(analysis).feedback);
+  const edges = arr(sm.bins).map(num);
+  const hist = arr(overall.histogram).map((c) => num(c) || 0);
+  const bins = hist.map((count, i) => ({
+    label: edges[i] !== null && edges[i] !== undefined ? edges[i].toFixed(1) : String(i),
+    count,
+  }));
+  const ratings = obj(fb.ratings);
+  const ratingBins = Object.keys(ratings).length
+    ? ["1", "2", "3", "4", "5"].map((k) => ({ label: `${k}★`, count: num(ratings[k]) || 0 }))
+    : [];
   return {
-    count: num(pick(d, "count", "total", "scored")),
-    mean: num(pick(d, "mean", "mean_score", "avg_score", "avg")),
-    passRate: rate(pick(d, "pass_rate", "passed_rate")),
-    ratingMean: num(pick(d, "rating_mean", "avg_rating", "mean_rating") ?? feedback.avg_rating),
-    ratingCount: num(pick(d, "rating_count", "feedback_count") ?? feedback.count),
-    bins: binsOf(rawBins),
-    ratingBins: binsOf(pick(d, "ratings") ?? feedback.ratings).map((b) => ({ ...b, label: `${b.label}★` })),
-    recent: arr(pick(d, "recent", "items")).map((r) => ({
+    count: num(overall.count) ?? num(aq.count),
+    mean: num(overall.avg_score) ?? num(aq.avg_score),
+    passRate: rate(aq.pass_rate),
+    ratingMean: num(fb.avg_rating),
+    ratingCount: num(fb.count),
+    correlation: num(obj(sm.ratings).score_rating_correlation),
+    bins,
+    ratingBins,
+    topFlags: arr(aq.top_flags).map((f) => ({ flag: str(obj(f).flag), count: num(obj(f).count) })).filter((f) => f.flag),
+    recent: arr(sm.recent).map((r) => ({
       promptId: str(obj(r).prompt_id),
       score: num(obj(r).score),
       rating: num(obj(r).rating),

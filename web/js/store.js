@@ -3,8 +3,7 @@
 // keeps breakers live from `tower.breaker` events, and re-emits `tower.outcome` events as "outcome".
 import { towerApi, TowerApiError } from "./api.js";
 import {
-  breakerView, durationsView, errorsView, healthView, outputsFromHistory, patternsView, qualityFromAnalysis,
-  qualityView, seriesFromCumulative, seriesWindows, successView,
+  breakerView, durationsView, errorsView, healthView, outputsFromHistory, patternsView, qualityView, seriesFromCumulative, seriesWindows, successView,
 } from "./shapes.js";
 
 export const WINDOWS = ["1h", "24h", "7d"];
@@ -24,12 +23,20 @@ const LOADERS = {
   patterns: (q, c) => c.analysis().then(patternsView),
   errors: (q, c) => towerApi.errors({ window: q.window, limit: 50 }, c.opts).then(errorsView),
   quality: async (q, c) => {
-    try {
-      return qualityView(await towerApi.qualitySummary({ window: q.window }, c.opts));
-    } catch (exc) {
-      if (exc?.status !== 404) throw exc;
-      return qualityFromAnalysis(await c.analysis());
+    let summary = null;
+    if (!c.missing.has("quality-summary")) {
+      try {
+        summary = await towerApi.qualitySummary({ window: q.window }, c.opts);
+      } catch (exc) {
+        if (exc?.status !== 404) throw exc;
+        c.missing.add("quality-summary");
+      }
     }
+    const analysis = await c.analysis().catch((exc) => {
+      if (!summary) throw exc;
+      return null;
+    });
+    return qualityView(summary, analysis);
   },
   outputs: (q, c) => towerApi.history(12, c.opts).then((d) => outputsFromHistory(d, 6)),
 };
@@ -55,6 +62,8 @@ export class TowerStore extends EventTarget {
     this.sections = Object.fromEntries(SECTIONS.map((s) => [s, emptySection()]));
     this.liveBreakers = new Map();
     this.ratings = new Map();
+    // Routes that answered 404 (an older server): not asked again until the user refreshes by hand.
+    this.missing = new Set();
     this.isOpen = false;
     this.refreshing = false;
     this.lastRefreshAt = 0;
@@ -120,7 +129,8 @@ export class TowerStore extends EventTarget {
   }
 
   /** Ask for fresh data; bursts collapse into one refresh no sooner than `minGapMs` after the last one. */
-  requestRefresh({ now = false } = {}) {
+  requestRefresh({ now = false, manual = false } = {}) {
+    if (manual) this.missing.clear();
     if (!this.isOpen || this._pending) return;
     const wait = now && !this.refreshing ? 0 : Math.max(0, this.lastRefreshAt + this.minGapMs - this.clock());
     this._pending = setTimeout(() => {
@@ -153,13 +163,14 @@ export class TowerStore extends EventTarget {
     const q = { window: this.window, instance: this.instance || undefined };
     const opts = { signal: abort.signal };
     let analysis = null;
-    const ctx = { opts, analysis: () => (analysis ??= towerApi.failureAnalysis({ window: q.window, limit: 20 }, opts)) };
+    const ctx = { opts, missing: this.missing, analysis: () => (analysis ??= towerApi.failureAnalysis({ window: q.window, limit: 20 }, opts)) };
     for (const s of SECTIONS) {
       if (this.sections[s].status === "idle") this.sections[s].status = "loading";
     }
     this._emit();
     await Promise.all(SECTIONS.map(async (name) => {
       const sec = this.sections[name];
+      if (this.missing.has(name)) return;
       try {
         const data = await LOADERS[name](q, ctx);
         Object.assign(sec, { status: "ok", data, error: null, at: this.clock() });
@@ -167,6 +178,7 @@ export class TowerStore extends EventTarget {
       } catch (exc) {
         if (exc?.name === "AbortError") return;
         const err = exc instanceof TowerApiError ? exc : new TowerApiError(0, "client_error", exc?.message || String(exc));
+        if (err.status === 404 && name !== "patterns") this.missing.add(name);
         // A failed refresh keeps the last good data visible, marked stale by the error.
         Object.assign(sec, { status: "error", error: err, at: this.clock() });
       }
