@@ -311,7 +311,9 @@ class CircuitBreaker:
                 self._hint_until = max(self._hint_until, now + min(float(retry_after), self.config.max_retry_after_s))
                 if self._state is State.OPEN:
                     self._open_until = max(self._open_until, self._hint_until)
-            if permit._epoch != self._epoch or self._state in (State.DISABLED, State.FORCED_OPEN):
+            if self._state is State.DISABLED:
+                pass  # DISABLED records nothing
+            elif permit._epoch != self._epoch or self._state is State.FORCED_OPEN:
                 # a call admitted in an earlier state: its verdict belongs to that state
                 if outcome is not Outcome.IGNORE:
                     self._counters["ignored_stale"] += 1

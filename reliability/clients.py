@@ -184,7 +184,7 @@ class _Client:
         self._sessions_lock = threading.Lock()
 
     def _default_breaker_config(self) -> BreakerConfig:
-        return BreakerConfig(sliding_window_size=10, minimum_number_of_calls=5, slow_call_duration_s=self.timeout_s,
+        return BreakerConfig(sliding_window_size=10, minimum_number_of_calls=5, slow_call_duration_s=self.timeout_s * 0.8,
                              max_wait_in_half_open_s=self.timeout_s * 2 + 5, wait_in_open_s=10.0)
 
     def _default_retry_policy(self) -> RetryPolicy:

@@ -286,7 +286,8 @@ def test_disabled_and_forced_open():
     b.disable()
     for _ in range(10):
         fail(b)
-    assert b.state is State.DISABLED and b.get_stats()["buffered_calls"] == 0
+    s = b.get_stats()
+    assert b.state is State.DISABLED and s["buffered_calls"] == 0 and s["failed"] == 0 and s["ignored_stale"] == 0
     b.force_open()
     with pytest.raises(DependencyUnavailable) as ei:
         b.acquire()
