@@ -11,7 +11,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from _analytics_events import history  # noqa: E402
-
 from tower_sentinel.telemetry.analytics import Analytics  # noqa: E402
 from tower_sentinel.telemetry.pg_store import PostgresStore  # noqa: E402
 from tower_sentinel.telemetry.store import SQLiteStore  # noqa: E402
