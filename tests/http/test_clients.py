@@ -9,12 +9,12 @@ import statistics
 import time
 
 import pytest
+from tower_sentinel.reliability._http import Response as _Response
 from tower_sentinel.reliability.breaker import BreakerConfig, CircuitBreaker, State
 from tower_sentinel.reliability.clients import (
     EchoBrainClient,
     KBClient,
     _check_echo_answer,
-    _Response,
     parse_retry_after,
     refine_question,
     validate_base_url,
