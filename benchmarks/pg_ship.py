@@ -34,7 +34,6 @@ import psycopg  # noqa: E402
 from _events import operation, prompt_story  # noqa: E402
 from _report import write_section  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
-
 from tower_sentinel.telemetry.pg_store import PostgresStore, _pg_sql  # noqa: E402
 from tower_sentinel.telemetry.recorder import Recorder  # noqa: E402
 from tower_sentinel.telemetry.shipper import Shipper  # noqa: E402
