@@ -1,0 +1,138 @@
+"""The Tower panel when its routes misbehave (500s, garbage, refused connections, the database down), on live
+websocket events, and with the keyboard. Route faults are injected in the browser with ``page.route`` in front of
+the real ComfyUI, so everything else on the page stays real."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import Graph
+from panel_page import PANEL, open_comfy, open_panel
+
+pytestmark = pytest.mark.browser
+
+STORE_DOWN = {"error": {"type": "store_unavailable", "message": "the database did not answer"}}
+
+
+@pytest.fixture(scope="module")
+def some_prompts(comfy):
+    for i in range(2):
+        g = Graph()
+        g.add("TowerTestSucceed", value=i)
+        comfy.run(g.prompt())
+    g = Graph()
+    g.add("TowerTestRaise", message="fault module failure", value=0)
+    comfy.run(g.prompt())
+
+
+def section_text(page, name: str) -> str:
+    return page.locator(f"{PANEL} [data-section={name}]").inner_text()
+
+
+def test_routes_answering_errors_leave_the_panel_working(page, comfy, some_prompts, console):
+    """A 500 with an error body, a non-JSON 200 and a refused connection each show as that section's error while
+    health keeps working; once the routes answer again a manual refresh brings the numbers back."""
+    console.allow(r"status of 500|net::ERR_FAILED")
+    page.route("**/api/tower/metrics/**", lambda r: r.fulfill(
+        status=500, content_type="application/json",
+        body=json.dumps({"error": {"type": "internal", "message": "analytics exploded"}})))
+    page.route("**/api/tower/learning/**", lambda r: r.fulfill(status=200, content_type="text/html",
+                                                               body="<html><b>proxy says hi</b></html>"))
+    page.route("**/api/tower/quality/**", lambda r: r.abort("failed"))
+    open_comfy(page, comfy.url)
+    open_panel(page)
+    page.wait_for_selector(f"{PANEL} [data-section=patterns] .tower-error")
+    page.wait_for_selector(f"{PANEL} [data-section=throughput] .tower-error")
+    assert "Success rate: HTTP 500: analytics exploded" in section_text(page, "throughput")
+    assert "Durations: HTTP 500: analytics exploded" in section_text(page, "throughput")
+    assert "not a JSON object" in section_text(page, "patterns")
+    assert "proxy says hi" not in page.locator(PANEL).inner_text()
+    assert page.locator(f"{PANEL} b").count() == 0  # server text is never parsed as HTML
+    page.wait_for_selector(f"{PANEL} [data-section=quality] .tower-error")
+    assert "Quality: unreachable" in section_text(page, "quality")
+    assert page.locator(f"{PANEL} [data-health=ok]").count() == 1
+    assert page.locator(f"{PANEL} [data-section=outputs] .tower-error").count() == 0  # ComfyUI's /history unaffected
+
+    page.unroute("**/api/tower/metrics/**")
+    page.unroute("**/api/tower/learning/**")
+    page.unroute("**/api/tower/quality/**")
+    page.get_by_role("button", name="Refresh now").click()
+    page.wait_for_function(f"() => !document.querySelector('{PANEL} .tower-error')", timeout=15_000)
+    assert page.locator(f"{PANEL} [data-stat='total'] .tower-stat-value").inner_text() == "3"
+    assert "fault module failure" in section_text(page, "patterns")
+
+
+def test_database_down_is_said_not_hidden(page, comfy, some_prompts, console):
+    """With the store down (health 503 "down", analytics 503 store_unavailable) the panel shows Down and says the
+    database did not answer in each section."""
+    console.allow(r"status of 503")
+    health = comfy.get("/tower/health").json()
+    health["status"] = "down"
+    health["checks"]["store"] = {"status": "down", "backend": "sqlite", "error": "OperationalError: disk I/O error"}
+    page.route("**/api/tower/health", lambda r: r.fulfill(status=503, content_type="application/json",
+                                                          body=json.dumps(health)))
+    for pattern in ("**/api/tower/metrics/**", "**/api/tower/learning/**", "**/api/tower/errors*",
+                    "**/api/tower/quality/**"):
+        page.route(pattern, lambda r: r.fulfill(status=503, content_type="application/json",
+                                                headers={"Retry-After": "5"}, body=json.dumps(STORE_DOWN)))
+    open_comfy(page, comfy.url)
+    open_panel(page)
+    page.wait_for_selector(f"{PANEL} [data-health=down]")
+    store_row = page.locator(f"{PANEL} .tower-check", has_text="store")
+    assert "disk I/O error" in store_row.inner_text()
+    page.wait_for_selector(f"{PANEL} [data-section=quality] .tower-error")
+    for name in ("throughput", "patterns", "quality"):
+        assert "HTTP 503: the database did not answer" in section_text(page, name)
+
+
+def test_breaker_event_updates_the_panel_live(page, comfy, some_prompts):
+    """A tower.breaker websocket event shows the breaker's state and retry-after at once; the next one replaces it."""
+    open_comfy(page, comfy.url)
+    open_panel(page)
+    emit = "(d) => window.comfyAPI.api.api.dispatchCustomEvent('tower.breaker', d)"
+    page.evaluate(emit, {"name": "echo_brain", "state": "open", "retry_after": 30})
+    row = page.locator(f"{PANEL} [data-breaker=echo_brain]")
+    row.wait_for()
+    assert "open" in row.inner_text() and "retry after 30.0 s" in row.inner_text()
+    page.evaluate(emit, {"name": "echo_brain", "state": "closed", "retry_after": None})
+    page.wait_for_function(f"() => document.querySelector('{PANEL} [data-breaker=echo_brain] .tower-badge')"
+                           "?.innerText === 'closed'")
+    assert "retry after" not in row.inner_text()
+
+
+def test_bursts_of_outcomes_make_at_most_one_refresh_per_gap(page, comfy, some_prompts):
+    """Twenty tower.outcome events in a row cause one refresh, not twenty (polls are at least 3 s apart)."""
+    open_comfy(page, comfy.url)
+    open_panel(page)
+    page.wait_for_selector(f"{PANEL} [data-stat='total']")
+    page.wait_for_timeout(3200)
+    health_calls: list[str] = []
+    page.on("request", lambda r: health_calls.append(r.url) if "/api/tower/health" in r.url else None)
+    page.evaluate("""() => { for (let i = 0; i < 20; i++)
+        window.comfyAPI.api.api.dispatchCustomEvent('tower.outcome', {prompt_id: 'p' + i, status: 'success'}); }""")
+    page.wait_for_timeout(2500)
+    assert len(health_calls) == 1
+
+
+def test_window_switch_with_the_keyboard(page, comfy, some_prompts):
+    """The window buttons are reachable with Tab and switch every windowed route to the chosen window."""
+    open_comfy(page, comfy.url)
+    open_panel(page)
+    page.wait_for_selector(f"{PANEL} [data-stat='total']")
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/api/tower/" in r.url else None)
+    page.locator(f"{PANEL} button[data-focus-key='window-24h']").focus()
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("() => document.activeElement.dataset.focusKey") == "window-1h"
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => document.querySelector(\"{PANEL} [data-focus-key='window-1h']\")"
+                           ".getAttribute('aria-pressed') === 'true'")
+    assert page.evaluate("() => document.activeElement.dataset.focusKey") == "window-1h"  # focus kept on redraw
+    page.wait_for_timeout(1500)
+    windowed = [u for u in seen if "/metrics/" in u or "/learning/" in u or "/errors" in u]
+    assert windowed and all("window=" in u for u in windowed)
+    assert any("failure-analysis?window=1h" in u for u in windowed)
+    assert any("durations?window=1h" in u for u in windowed)
+    for btn in page.locator(f"{PANEL} button").all():
+        assert btn.inner_text().strip() or btn.get_attribute("aria-label"), "every button has a name"
