@@ -67,14 +67,13 @@ def assess(
     """Score every image of the batch; in ``clip`` mode also the temporal metrics of consecutive frames."""
     if mode not in ASSESS_MODES:
         raise ValueError(f"mode must be one of {ASSESS_MODES}, got {mode!r}")
-    kw: dict[str, Any] = {} if chunk_pixels is None else {"chunk_pixels": chunk_pixels}
     m = image_metrics(
         images,
         mode=precision,
         analysis_size=analysis_size,
         keep_thumbnails=mode == "clip",
         on_progress=on_progress,
-        **kw,
+        chunk_pixels=chunk_pixels,
     )
     scores = score_images(m.values)
     flags = flags_for(m.values)

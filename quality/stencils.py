@@ -4,9 +4,11 @@ Why slices: a single-channel ``F.conv2d`` on CPU is 10-20x slower than OpenCV, w
 adds of shifted views is one cheap pass each, and runs the same on CUDA. Every kernel here is separable or a sum
 of shifts. Borders follow OpenCV's default BORDER_REFLECT_101, which is ``F.pad(mode="reflect")``.
 
-Variances are two-pass (mean, then squares of the centred values summed into float64), so they keep about 1e-7
-relative accuracy where a one-pass ``E[x^2] - E[x]^2`` loses digits on low-contrast images, and float32
-``vector_norm`` drifts by 1e-5; ``Tensor.var(dim=...)`` is several times slower on CPU.
+Variances are two-pass (mean, then the sum of squared centred values), so they keep about 1e-7 relative accuracy
+where a one-pass ``E[x^2] - E[x]^2`` loses digits on low-contrast images. Sums run in float32 (torch's cascade
+summation is accurate to about 1e-7) and only the per-image results become float64: ``sum(dtype=float64)``
+materialises a float64 copy of the whole tensor on CPU, float32 ``vector_norm`` drifts by 1e-5, and
+``Tensor.var(dim=...)`` is several times slower.
 """
 
 from __future__ import annotations
@@ -57,11 +59,11 @@ def moments(t: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
     """(n, mean, M2) per leading index, float64 results: M2 is the sum of squared deviations (two-pass)."""
     flat = t.reshape(t.shape[0], -1)
     n = flat.shape[1]
-    mean = flat.sum(1, dtype=torch.float64) / n
+    mean = flat.sum(1).to(torch.float64) / n
     centred = flat - mean.to(flat.dtype)[:, None]
     # The mean was rounded to float32: subtract the residual's contribution (exact two-pass correction).
-    resid = centred.sum(1, dtype=torch.float64)
-    m2 = centred.square_().sum(1, dtype=torch.float64) - resid.square() / n
+    resid = centred.sum(1).to(torch.float64)
+    m2 = centred.square_().sum(1).to(torch.float64) - resid.square() / n
     return n, mean + resid / n, m2.clamp_min(0.0)
 
 
@@ -112,12 +114,12 @@ def sharpness(gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     del lap
     smooth = vert.add_(mid, alpha=2.0)  # [1,2,1] down the columns
     gx = smooth[:, :, 2:] - smooth[:, :, :-2]
-    energy = gx.square_().sum((1, 2), dtype=torch.float64)
+    energy = gx.square_().sum((1, 2)).to(torch.float64)
     del gx, smooth
     diff = dn - up  # [-1,0,1] down the columns
     gy = diff[:, :, :-2] + diff[:, :, 2:]
     gy.add_(diff[:, :, 1:-1], alpha=2.0)
-    energy += gy.square_().sum((1, 2), dtype=torch.float64)
+    energy += gy.square_().sum((1, 2)).to(torch.float64)
     return m2 / n, energy / n
 
 
@@ -136,7 +138,7 @@ def immerkaer_sum(gray: torch.Tensor, rows: slice | None = None) -> torch.Tensor
     v.add_(c[:, 1:-1], alpha=-2.0)
     h = v[:, :, :-2] + v[:, :, 2:]
     h.add_(v[:, :, 1:-1], alpha=-2.0)
-    return h.abs_().sum((1, 2), dtype=torch.float64)
+    return h.abs_().sum((1, 2)).to(torch.float64)
 
 
 def immerkaer_sigma(gray: torch.Tensor) -> torch.Tensor:
@@ -167,11 +169,11 @@ def block_ratio(profile: torch.Tensor, *, grid: int = 8, eps: float = 0.25) -> t
     ``profile[:, j]`` is the summed absolute step between pixel j and j+1 along one axis. A clean image gives about
     1; JPEG's 8x8 blocks raise it (q90 about 1.1, q10 about 3). Searching phases keeps it right after crops.
     """
-    length = profile.shape[1]
-    idx = torch.arange(length, device=profile.device) % grid
-    onehot = (idx[:, None] == torch.arange(grid, device=profile.device)[None, :]).to(profile.dtype)
-    on_sum = profile @ onehot  # [B, grid]
-    on_cnt = onehot.sum(0)
+    b, length = profile.shape
+    pad = (-length) % grid
+    on_sum = F.pad(profile, (0, pad)).view(b, -1, grid).sum(1)  # [B, grid]: steps at j % grid == phase
+    on_cnt = torch.full((grid,), length // grid, dtype=profile.dtype, device=profile.device)
+    on_cnt[: length % grid] += 1
     total = profile.sum(1, keepdim=True)
     on_mean = on_sum / on_cnt
     off_mean = (total - on_sum) / (length - on_cnt)

@@ -102,7 +102,7 @@ def ssim_pairs(a: torch.Tensor, b: torch.Tensor, *, data_range: float = 255.0, w
     uy.add_(mid)
     num = (2.0 * ux * uy + c1) * (2.0 * vxy + c2)
     den = (ux * ux + uy * uy + c1) * (vx + vy + c2)
-    return (num / den).mean((1, 2), dtype=torch.float64)
+    return (num / den).mean((1, 2)).to(torch.float64)
 
 
 def _hann(n: int, device: torch.device) -> torch.Tensor:
@@ -182,7 +182,7 @@ def clip_metrics(
         j = min(i + pair_chunk, frames - 1)
         a, b = thumbnails[i:j], thumbnails[i + 1 : j + 1]
         diff = (b - a).abs_()
-        mad.append(diff.mean((1, 2), dtype=torch.float64))
+        mad.append(diff.mean((1, 2)).to(torch.float64))
         dup.append((diff.amax((1, 2)) == 0).to(torch.float64))
         ssim.append(ssim_pairs(a, b))
         motion.append(motion_pairs(a, b) * scale)
