@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .echo_prompt import TowerEchoBrainPrompt
 from .log_metric import TowerLogMetric
 from .quality_assess import TowerQualityAssess
 from .quality_gate import TowerQualityGate
@@ -14,6 +15,7 @@ NODE_CLASS_MAPPINGS = {
     "TowerVideoContract": TowerVideoContract,
     "TowerLogMetric": TowerLogMetric,
     "TowerTensorStats": TowerTensorStats,
+    "TowerEchoBrainPrompt": TowerEchoBrainPrompt,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "TowerQualityAssess": "Tower Quality Assess",
@@ -21,6 +23,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "TowerVideoContract": "Tower Video Contract",
     "TowerLogMetric": "Tower Log Metric",
     "TowerTensorStats": "Tower Tensor Stats",
+    "TowerEchoBrainPrompt": "Tower Echo Brain Prompt",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
