@@ -11,6 +11,8 @@ Failure patterns add what SQL cannot: trends, "new since the last update", input
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -21,7 +23,7 @@ from .drivers import DriverIndex, PromptSample
 
 __all__ = ["Analytics", "iso", "db_ts"]
 
-MAX_PROMPT_SAMPLE = 5_000
+MAX_PROMPT_SAMPLE = 2_000
 MAX_PATTERNS = 50
 MAX_NODE_CLASSES = 100
 _NDIGITS = 6
@@ -222,10 +224,9 @@ class Analytics:
 
     def _last_update(self, p: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, dict[str, Any]]]]:
         """The latest version change before ``until``: the first sighting of the newest version pair."""
-        rows = self.store.query("analytics_version_history", p)
-        pairs = sorted(((str(r["first_seen"]), {"comfyui_version": r["comfyui_version"],
-                                                "extension_version": r["extension_version"]},
-                        str(r["last_seen"])) for r in rows), key=lambda t: (t[0], str(t[1])))
+        spans = _VERSIONS.spans(self.store, p["until"])
+        pairs = sorted(((first, {"comfyui_version": cv, "extension_version": ev}, last)
+                        for (cv, ev), (first, last) in spans.items()), key=lambda t: (t[0], str(t[1])))
         timeline = [(first, pair) for first, pair, _last in pairs]
         if len(pairs) < 2:
             return None, timeline
@@ -275,6 +276,42 @@ class Analytics:
                 issues.update(str(i) for i in row["issues"])
         return {"count": n, "avg_rating": _r(total / n) if n else None, "ratings": ratings,
                 "top_issues": [{"issue": k, "count": v} for k, v in _top(issues)]}
+
+
+class _VersionHistory:
+    """Per store: each version pair's first and last sighting, scanned once and then only for newer rows.
+
+    Versions change on restarts, so re-reading all history on every analysis would be waste; a watermark keeps
+    the scan to the rows recorded since the previous call (both tables are indexed on their time column).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_store: weakref.WeakKeyDictionary[Any, tuple[str, dict[tuple[Any, Any], tuple[str, str]]]] = \
+            weakref.WeakKeyDictionary()
+
+    def spans(self, store: Any, until: str) -> dict[tuple[Any, Any], tuple[str, str]]:
+        with self._lock:
+            mark, spans = self._by_store.get(store, (_EPOCH, {}))
+        if until <= mark:  # an older question (tests, fixed clocks): answer it from scratch
+            mark, spans = _EPOCH, {}
+        spans = dict(spans)
+        for r in store.query("analytics_version_history", {"from_ts": mark, "until": until}):
+            key = (r["comfyui_version"], r["extension_version"])
+            first, last = str(r["first_seen"]), str(r["last_seen"])
+            if key in spans:
+                first, last = min(first, spans[key][0]), max(last, spans[key][1])
+            spans[key] = (first, last)
+        with self._lock:
+            try:
+                self._by_store[store] = (until, spans)
+            except TypeError:  # not weak-referenceable: no caching
+                pass
+        return spans
+
+
+_EPOCH = "0001-01-01 00:00:00.000000"
+_VERSIONS = _VersionHistory()
 
 
 def _top(counter: Counter[str], n: int = 10) -> list[tuple[str, int]]:

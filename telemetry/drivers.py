@@ -19,6 +19,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["PromptSample", "DriverIndex", "find_drivers"]
@@ -47,28 +48,35 @@ class _Feature:
     total: int = 0
 
 
+@lru_cache(maxsize=4096)
+def _key(key: str) -> tuple[str, bool]:
+    """(node class, skip) of an input key ``Class.input``; skip for malformed keys and seeds."""
+    cls, _, name = key.rpartition(".")
+    return cls, not cls or bool(_SKIP.search(name))
+
+
 def _features(inputs: dict[str, Any]) -> dict[tuple[str, str], Any]:
     out: dict[tuple[str, str], Any] = {}
     classes: set[str] = set()
     for key, val in inputs.items():
-        cls, _, name = key.rpartition(".")
-        if not cls:
+        cls, skip = _key(key)
+        if cls:
+            classes.add(cls)
+        if skip:
             continue
-        classes.add(cls)
-        if _SKIP.search(name):
-            continue
-        if isinstance(val, bool) or isinstance(val, str):
+        t = type(val)
+        if t is str or t is bool:
             out[(key, "categorical")] = val
-        elif isinstance(val, (int, float)) and math.isfinite(val):
+        elif (t is int or t is float) and math.isfinite(val):
             out[(key, "numeric")] = val
     for cls in classes:
         out[(cls, "presence")] = True
-        w, h = inputs.get(f"{cls}.width"), inputs.get(f"{cls}.height")
-        if _num(w) and _num(h):
-            out[(f"{cls}.width×height", "derived")] = w * h
-            b = inputs.get(f"{cls}.batch_size")
-            if _num(b) and b > 1:
-                out[(f"{cls}.width×height×batch_size", "derived")] = w * h * b
+        w, h = inputs.get(cls + ".width"), inputs.get(cls + ".height")
+        if w is not None and h is not None and _num(w) and _num(h):
+            out[(cls + ".width×height", "derived")] = w * h
+            b = inputs.get(cls + ".batch_size")
+            if b is not None and _num(b) and b > 1:
+                out[(cls + ".width×height×batch_size", "derived")] = w * h * b
     return out
 
 
@@ -82,25 +90,30 @@ class DriverIndex:
     def __init__(self, samples: list[PromptSample]) -> None:
         self.n = len(samples)
         self.fp_total: Counter[str | None] = Counter(s.fingerprint for s in samples)
-        raw: dict[tuple[str, str], list[tuple[Any, str | None]]] = {}
+        pairs: Counter[tuple[str, str, Any, str | None]] = Counter()
         for s in samples:
-            for key, val in _features(s.inputs).items():
-                raw.setdefault(key, []).append((val, s.fingerprint))
+            fp = s.fingerprint
+            for (name, kind), val in _features(s.inputs).items():
+                pairs[(name, kind, val, fp)] += 1
+        grouped: dict[tuple[str, str], dict[Any, Counter[str | None]]] = {}
+        for (name, kind, val, fp), count in pairs.items():
+            hist = grouped.setdefault((name, kind), {})
+            c = hist.get(val)
+            if c is None:
+                c = hist[val] = Counter()
+            c[fp] += count
         self.features: list[_Feature] = []
-        for (name, kind), vals in raw.items():
-            feat = _Feature(name, kind, {}, len(vals))
-            if kind in ("numeric", "derived"):
-                distinct = sorted({v for v, _ in vals})
-                if len(distinct) > MAX_THRESHOLDS:
-                    step = len(distinct) / MAX_THRESHOLDS
-                    distinct = sorted({distinct[int(i * step)] for i in range(MAX_THRESHOLDS)})
-                for v, fp in vals:
-                    b = distinct[max(bisect_right(distinct, v) - 1, 0)]
-                    feat.hist.setdefault(b, Counter())[fp] += 1
-            else:
-                for v, fp in vals:
-                    feat.hist.setdefault(v, Counter())[fp] += 1
-            self.features.append(feat)
+        for (name, kind), hist in grouped.items():
+            if kind in ("numeric", "derived") and len(hist) > MAX_THRESHOLDS:
+                distinct = sorted(hist)
+                step = len(distinct) / MAX_THRESHOLDS
+                cuts = sorted({distinct[int(i * step)] for i in range(MAX_THRESHOLDS)})
+                binned: dict[Any, Counter[str | None]] = {}
+                for v, c in hist.items():
+                    b = cuts[max(bisect_right(cuts, v) - 1, 0)]
+                    binned.setdefault(b, Counter()).update(c)
+                hist = binned
+            self.features.append(_Feature(name, kind, hist, sum(sum(c.values()) for c in hist.values())))
 
     def drivers(self, fingerprint: str, *, limit: int = MAX_DRIVERS) -> list[dict[str, Any]]:
         if not self.fp_total.get(fingerprint):
