@@ -138,7 +138,7 @@ def drain(tmp: Path, outage_s: float, rate: int = 2_000) -> dict[str, float]:
         back = time.monotonic()
         while spool.spool_depth() >= rate:  # less than one second of arrivals left
             if time.monotonic() - back > 120:
-                raise TimeoutError("backlog not drained in 120 s")
+                raise TimeoutError(f"backlog not drained in 120 s: depth {spool.spool_depth()}, {shipper.get_stats()}")
             time.sleep(0.05)
         drained = time.monotonic() - back
         stop.set()

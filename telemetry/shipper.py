@@ -84,6 +84,7 @@ class Shipper:
         self.last_ship_at: float | None = None
         self.down_since: float | None = None
         self._attempt = 0
+        self.seconds = {"spool_read": 0.0, "apply": 0.0, "spool_delete": 0.0}
         self._last_ping = 0.0
         self.ping_interval = 5.0
 
@@ -110,16 +111,22 @@ class Shipper:
     # --- one step (the thread's body; tests call it directly) ---------------------------------------------------
     def ship_once(self) -> int:
         """Ship one batch; returns how many spool records it removed (0: the spool was empty)."""
+        t0 = self._clock()
         records = self._spool.spool_batch(self.batch_size)
         self.spool_depth = self._spool.spool_depth()
         if not records:
             return 0
         conn = self._connection()
+        t1 = self._clock()
         with self._watchdog(conn):
             inserted = self._pg.apply_records(records, conn)
+        t2 = self._clock()
         if self._fault is not None:
             self._fault("after_commit")
         self._spool.spool_delete_upto(records[-1][0])
+        self.seconds["spool_read"] += t1 - t0
+        self.seconds["apply"] += t2 - t1
+        self.seconds["spool_delete"] += self._clock() - t2
         self.shipped += len(records)
         self.inserted += inserted
         self.batches += 1
@@ -235,5 +242,6 @@ class Shipper:
             "state": self.state, "reason": self.reason, "last_error": self.last_error,
             "shipped": self.shipped, "inserted": self.inserted, "batches": self.batches, "errors": self.errors,
             "reconnects": self.reconnects, "watchdog_aborts": self.watchdog_aborts, "spool_depth": self.spool_depth,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "running": bool(self._thread and self._thread.is_alive()),
         }

@@ -63,7 +63,7 @@ class Cluster:
         with open(self.data / "postgresql.conf", "a") as f:
             f.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
                     "fsync = off\nfull_page_writes = off\nsynchronous_commit = on\nmax_connections = 50\n"
-                    "shared_buffers = 32MB\nlog_min_messages = warning\n")
+                    "shared_buffers = 256MB\nlog_min_messages = warning\n")
         self.start()
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
