@@ -136,3 +136,36 @@ def test_window_switch_with_the_keyboard(page, comfy, some_prompts):
     assert any("durations?window=1h" in u for u in windowed)
     for btn in page.locator(f"{PANEL} button").all():
         assert btn.inner_text().strip() or btn.get_attribute("aria-label"), "every button has a name"
+
+
+def wait_pattern_count(page, text: str, count: int) -> None:
+    page.wait_for_function(
+        """([panel, text, count]) => [...document.querySelectorAll(panel + ' .tower-pattern')]
+            .some(p => p.innerText.includes(text) && p.querySelector('.tower-pattern-count')?.innerText === '×' + count)""",
+        arg=[PANEL, text, count], timeout=20_000)
+
+
+def test_toasts_only_for_this_browser_and_only_when_enabled(page, comfy, some_prompts):
+    """The settings are registered with their defaults; another client's failure never toasts, and with
+    Tower.Toasts off this page's own failure does not either (the panel still picks both up live)."""
+    open_comfy(page, comfy.url)
+    defaults = page.evaluate("""() => { const s = window.comfyAPI.app.app.extensionManager.setting;
+        return [s.get('Tower.RefreshSeconds'), s.get('Tower.DefaultWindow'), s.get('Tower.Toasts')]; }""")
+    assert defaults == [15, "24h", True]
+    open_panel(page)
+    page.wait_for_selector(f"{PANEL} .tower-pattern")
+
+    g = Graph()
+    g.add("TowerTestRaise", message="other client failure", value=0)
+    assert comfy.queue(g.prompt(), client_id="someone-else").status == 200
+    wait_pattern_count(page, "other client failure", 1)
+
+    page.evaluate("() => window.comfyAPI.app.app.extensionManager.setting.set('Tower.Toasts', false)")
+    g = Graph()
+    g.add("TowerTestRaise", message="muted failure", value=0)
+    page.evaluate("""(prompt) => window.comfyAPI.api.api.fetchApi('/prompt', {method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({prompt, client_id: window.comfyAPI.api.api.clientId})})""", g.prompt())
+    wait_pattern_count(page, "muted failure", 1)
+    page.wait_for_timeout(2000)
+    assert page.locator(".p-toast-message", has_text="Tower").count() == 0

@@ -89,6 +89,7 @@ def test_failing_prompt_of_this_browser_toasts_and_appears_in_patterns(page, com
     toast = page.locator(".p-toast-message", has_text="Tower: prompt failed")
     toast.wait_for(timeout=30_000)
     text = toast.inner_text()
+    toast.screenshot(path=str(Path(comfy.base_dir) / "toast.png"))
     assert "Category: generation" in text
     assert f"node #{node_id} TowerTestRaise" in text
     assert "Suggested action:" in text
