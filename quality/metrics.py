@@ -115,30 +115,35 @@ class _Accumulator:
         core = slice(r0 - lo, r1 - lo)
         planes = torch.empty((3, b, hi - lo, w), dtype=torch.float32, device=xs.device)
         planes.copy_(xs[:, lo:hi, :, :3].permute(3, 0, 1, 2))
-        # One sync per band: finite data (the usual case) skips the count and the clean-up copy.
-        if not bool(torch.isfinite(planes.sum())):
-            bad = (~torch.isfinite(planes[:, :, core])).sum((0, 2, 3)).to(torch.float64)
-            self.nonfinite += bad
-            planes.nan_to_num_(nan=0.0, posinf=1.0, neginf=0.0)
-        scale = 1.0
-        if exact:  # ComfyUI's SaveImage: np.clip(255 * x, 0, 255).astype(np.uint8) truncates
-            planes.mul_(255.0).clamp_(0.0, 255.0).floor_()
-        else:
-            scale = 255.0
+        scale = 1.0 if exact else 255.0
+        if exact:
+            finite = bool(torch.isfinite(planes.sum()))  # before the clamp, which turns inf into 255
+            planes.mul_(255.0).clamp_(0.0, 255.0).floor_()  # SaveImage: np.clip(255 x, 0, 255).astype(uint8)
+        gray = luma(planes[0], planes[1], planes[2], exact=exact, scale=scale)
+        if not exact:  # NaN/inf in any channel reaches the luma sum, which saves a pass over the planes
+            finite = bool(torch.isfinite(gray.sum()))
+        # One sync per band; finite data (the usual case) skips the count and the clean-up.
+        if not finite:
+            src = xs[:, r0:r1, :, :3]
+            self.nonfinite += (~torch.isfinite(src)).sum((1, 2, 3)).to(torch.float64)
+            planes.copy_(xs[:, lo:hi, :, :3].permute(3, 0, 1, 2)).nan_to_num_(nan=0.0, posinf=1.0, neginf=0.0)
+            if exact:
+                planes.mul_(255.0).clamp_(0.0, 255.0).floor_()
+            gray = luma(planes[0], planes[1], planes[2], exact=exact, scale=scale)
         r, g, bl = planes[0], planes[1], planes[2]
-        gray = luma(r, g, bl, exact=exact, scale=scale)
         gc = gray[:, core]
         self.gray = self._merge(self.gray, moments(gc))
         # Opponent colour axes (Hasler & Suesstrunk): rg = R - G, yb = (R + G)/2 - B, rescaled at the end.
         rg = r[:, core] - g[:, core]
-        self.rg = self._merge(self.rg, moments(rg))
+        self.rg = self._merge(self.rg, moments(rg, inplace=True))
         yb2 = r[:, core] + g[:, core]
         yb2.add_(bl[:, core], alpha=-2.0)
-        self.yb = self._merge(self.yb, moments(yb2))
+        self.yb = self._merge(self.yb, moments(yb2, inplace=True))
         del planes, r, g, bl, rg, yb2
         # 256-bin histogram of truncated levels; index_add_ needs no host sync on CUDA (bincount does).
         idx = gc.clamp(0.0, 255.0).to(torch.int32)
-        idx += (torch.arange(b, device=idx.device, dtype=torch.int32) * 256).view(b, 1, 1)
+        if b > 1:
+            idx += (torch.arange(b, device=idx.device, dtype=torch.int32) * 256).view(b, 1, 1)
         # float32 counts are exact below 2**24 pixels per band (chunks are far smaller)
         ones = torch.ones(1, dtype=torch.float32, device=idx.device).expand(idx.numel())
         band_hist = torch.zeros(self.hist.shape, dtype=torch.float32, device=idx.device).index_add_(

@@ -55,16 +55,20 @@ def luma(r: torch.Tensor, g: torch.Tensor, b: torch.Tensor, *, exact: bool, scal
     return y.add_(g, alpha=LUMA_FLOAT[1] * scale).add_(b, alpha=LUMA_FLOAT[2] * scale)
 
 
-def moments(t: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
-    """(n, mean, M2) per leading index, float64 results: M2 is the sum of squared deviations (two-pass)."""
-    flat = t.reshape(t.shape[0], -1)
+def moments(t: torch.Tensor, *, inplace: bool = False) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(n, mean, M2) per leading index, float64 results: M2 is the sum of squared deviations.
+
+    Sums are taken around a pilot mean from a sparse subsample, so one pass gives sum and sum of squares without the
+    cancellation of a raw ``E[x^2] - E[x]^2``. ``inplace`` lets the function overwrite ``t`` (saves a copy).
+    """
+    b = t.shape[0]
+    flat = t.reshape(b, -1)
     n = flat.shape[1]
-    mean = flat.sum(1).to(torch.float64) / n
-    centred = flat - mean.to(flat.dtype)[:, None]
-    # The mean was rounded to float32: subtract the residual's contribution (exact two-pass correction).
-    resid = centred.sum(1).to(torch.float64)
-    m2 = centred.square_().sum(1).to(torch.float64) - resid.square() / n
-    return n, mean + resid / n, m2.clamp_min(0.0)
+    pilot = flat[:, :: max(1, n // 4096)].mean(1, keepdim=True)
+    c = flat.sub_(pilot) if inplace and flat.data_ptr() == t.data_ptr() else flat - pilot
+    s1 = c.sum(1).to(torch.float64)
+    s2 = c.square_().sum(1).to(torch.float64)
+    return n, pilot.squeeze(1).to(torch.float64) + s1 / n, (s2 - s1.square() / n).clamp_min(0.0)
 
 
 def combine_moments(
@@ -96,7 +100,7 @@ def laplacian_variance(gray: torch.Tensor, ksize: int = 1) -> torch.Tensor:
     else:  # [[2,0,2],[0,-8,0],[2,0,2]]
         lap = vert[:, :, :-2] + vert[:, :, 2:]
         lap.mul_(2.0).add_(mid[:, :, 1:-1], alpha=-8.0)
-    n, _, m2 = moments(lap)
+    n, _, m2 = moments(lap, inplace=True)
     return m2 / n
 
 
@@ -110,16 +114,15 @@ def sharpness(gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     vert = up + dn
     lap = vert[:, :, 1:-1] + mid[:, :, :-2]
     lap.add_(mid[:, :, 2:]).add_(mid[:, :, 1:-1], alpha=-4.0)
-    n, _, m2 = moments(lap)
+    n, _, m2 = moments(lap, inplace=True)
     del lap
     smooth = vert.add_(mid, alpha=2.0)  # [1,2,1] down the columns
     gx = smooth[:, :, 2:] - smooth[:, :, :-2]
-    energy = gx.square_().sum((1, 2)).to(torch.float64)
-    del gx, smooth
+    del smooth
     diff = dn - up  # [-1,0,1] down the columns
     gy = diff[:, :, :-2] + diff[:, :, 2:]
     gy.add_(diff[:, :, 1:-1], alpha=2.0)
-    energy += gy.square_().sum((1, 2)).to(torch.float64)
+    energy = gx.square_().addcmul_(gy, gy).sum((1, 2)).to(torch.float64)
     return m2 / n, energy / n
 
 
