@@ -25,3 +25,13 @@ def _analytics(rt, server) -> None:
 
 
 PLUGINS.append(_analytics)
+
+
+def _reliability(rt, server) -> None:
+    """Echo Brain and KB clients, breakers, the outbox and the daily KB report (server_routes/reliability_plugin.py)."""
+    from .server_routes.reliability_plugin import plug
+
+    plug(rt, server)
+
+
+PLUGINS.append(_reliability)

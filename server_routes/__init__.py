@@ -9,11 +9,24 @@ from typing import Any
 
 from aiohttp import web
 
-from . import errors, feedback, generations, health, learning, metrics, openapi, prometheus, seed_aliases
+from . import (
+    errors,
+    feedback,
+    generate,
+    generations,
+    health,
+    learning,
+    metrics,
+    openapi,
+    outbox,
+    prometheus,
+    seed_aliases,
+)
 
 __all__ = ["register"]
 
-ROUTE_MODULES = [health, generations, metrics, errors, learning, prometheus, openapi, seed_aliases, feedback]
+ROUTE_MODULES = [health, generations, metrics, errors, learning, prometheus, openapi, seed_aliases, feedback,
+                 outbox, generate]
 
 
 def register(routes: web.RouteTableDef, get_rt: Any) -> None:

@@ -143,6 +143,23 @@ class TowerTestLoadModel:
         raise FileNotFoundError(f"[Errno 2] No such file or directory: '{path}'")
 
 
+class TowerTestText:
+    """Shows a STRING (and an optional BOOLEAN) in the prompt's history: what a prompt node handed on."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"text": ("STRING", {"default": ""})},
+                "optional": {"flag": ("BOOLEAN", {"default": False})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "show"
+    CATEGORY = "TowerTesting"
+    OUTPUT_NODE = True
+
+    def show(self, text, flag=False):
+        return {"ui": {"text": [text], "flag": [bool(flag)]}}
+
+
 NODE_CLASS_MAPPINGS = {
     "TowerTestImage": TowerTestImage,
     "TowerTestSucceed": TowerTestSucceed,
@@ -150,4 +167,5 @@ NODE_CLASS_MAPPINGS = {
     "TowerTestSleep": TowerTestSleep,
     "TowerTestSampler": TowerTestSampler,
     "TowerTestLoadModel": TowerTestLoadModel,
+    "TowerTestText": TowerTestText,
 }
