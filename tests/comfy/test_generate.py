@@ -170,13 +170,17 @@ def test_legacy_echo_brain_enhances_through_the_older_api(env):
     _recover(env)
 
 
+def _misbehave(mode: str, **kw: Any):
+    return lambda e: e["lt"].call(lambda: e["echo"].misbehave(mode, **kw))
+
+
 FAULTS = [
-    ("503 with Retry-After", lambda e: e["echo"].misbehave("status", status=503, retry_after=3), None),
-    ("timeout", lambda e: e["echo"].misbehave("hang"), None),
+    ("503 with Retry-After", _misbehave("status", status=503, retry_after=3), None),
+    ("timeout", _misbehave("hang"), None),
     ("refused", lambda e: e["lt"].run(e["echo"].stop_listening()), lambda e: e["lt"].run(e["echo"].resume_listening())),
-    ("slow", lambda e: e["echo"].misbehave("slow", delay=0.9), None),
-    ("error-fallback with 200", lambda e: e["echo"].misbehave("error"), None),
-    ("garbage", lambda e: e["echo"].misbehave("garbage"), None),
+    ("slow", _misbehave("slow", delay=0.9), None),
+    ("error-fallback with 200", _misbehave("error"), None),
+    ("garbage", _misbehave("garbage"), None),
 ]
 
 
@@ -187,7 +191,7 @@ def test_echo_brain_fault_degrades_opens_breaker_and_recovers(env, name, fault, 
     an open breaker rejects at once; after the fake recovers the breaker closes through HALF_OPEN."""
     comfy, ws = env["comfy"], env["ws"]
     seen = len(ws.of("tower.breaker"))
-    env["lt"].call(lambda: fault(env))
+    fault(env)
     try:
         answers = []
         for _ in range(8):
@@ -215,9 +219,9 @@ def test_echo_brain_fault_degrades_opens_breaker_and_recovers(env, name, fault, 
         _until(lambda: any(m["name"] == "echo_brain" and m["state"] == "open"
                            for m in ws.of("tower.breaker")[seen:]), 10, "tower.breaker open on the websocket")
     finally:
-        env["lt"].call(lambda: env["echo"].behave())
+        env["lt"].call(env["echo"].behave)
         if heal:
-            env["lt"].call(lambda: heal(env))
+            heal(env)
     _recover(env)
     states = [m["state"] for m in ws.of("tower.breaker")[seen:] if m["name"] == "echo_brain"]
     assert states[-2:] == ["half_open", "closed"], states
