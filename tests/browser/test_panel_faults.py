@@ -87,9 +87,15 @@ def test_database_down_is_said_not_hidden(page, comfy, some_prompts, console):
 
 
 def test_breaker_event_updates_the_panel_live(page, comfy, some_prompts):
-    """A tower.breaker websocket event shows the breaker's state and retry-after at once; the next one replaces it."""
+    """The breakers health reports are listed; a tower.breaker websocket event shows a breaker's new state and
+    retry-after at once, and the next event replaces it."""
     open_comfy(page, comfy.url)
     open_panel(page)
+    reported = {name: c["breaker"]["state"] for name, c in comfy.get("/tower/health").json()["checks"].items()
+                if isinstance(c.get("breaker"), dict)}
+    assert reported, "health reports no breakers"
+    for name, state in reported.items():
+        assert page.locator(f"{PANEL} [data-breaker={name}] .tower-badge").inner_text() == state
     emit = "(d) => window.comfyAPI.api.api.dispatchCustomEvent('tower.breaker', d)"
     page.evaluate(emit, {"name": "echo_brain", "state": "open", "retry_after": 30})
     row = page.locator(f"{PANEL} [data-breaker=echo_brain]")

@@ -126,7 +126,9 @@ export class TowerPanel {
           h("span", { class: ["tower-badge", `is-${breakerTone(b.state)}`] }, b.state),
           b.retryAfter !== null && b.state !== "closed"
             ? h("span", { class: "tower-muted tower-check-detail" }, `retry after ${fmt.secs(b.retryAfter)} (${fmt.time((b.at || Date.now()) + b.retryAfter * 1000)})`)
-            : null)))
+            : null,
+          b.reason && b.state !== "closed" ? h("span", { class: "tower-muted tower-check-detail" }, b.reason) : null,
+          b.configured ? null : h("span", { class: "tower-muted tower-check-detail" }, "not configured"))))
         : h("p", { class: "tower-muted" }, "No breakers reported."));
   }
 
@@ -256,7 +258,7 @@ export class TowerPanel {
 }
 
 function breakerTone(state) {
-  return { closed: "ok", half_open: "degraded", "half-open": "degraded", open: "down" }[state] || "unknown";
+  return { closed: "ok", half_open: "degraded", open: "down", forced_open: "down" }[state] || "unknown";
 }
 
 function trendText(p) {

@@ -48,7 +48,18 @@ export function breakersFromHealth(d) {
     }
   };
   take(d.breakers);
-  for (const c of Object.values(obj(d.checks))) take(obj(c).breakers);
+  for (const [name, c] of Object.entries(obj(d.checks))) {
+    const cc = obj(c);
+    take(cc.breakers);
+    // A dependency check (echo_brain, kb) carries its client's breaker: {state, retry_after, …}.
+    if (cc.breaker && typeof cc.breaker === "object") {
+      const b = obj(cc.breaker);
+      found.push({
+        ...breakerView({ name: b.name || name, state: b.state ?? cc.state, retry_after: b.retry_after ?? cc.retry_after }),
+        configured: cc.configured !== false,
+      });
+    }
+  }
   return found.filter((b) => b.name);
 }
 
@@ -58,6 +69,8 @@ export function breakerView(b) {
     name: str(pick(o, "name", "breaker", "dependency")),
     state: str(o.state) || "unknown",
     retryAfter: num(pick(o, "retry_after", "retry_after_seconds", "retry_after_s")),
+    reason: str(o.reason),
+    configured: o.configured !== false,
   };
 }
 

@@ -195,11 +195,15 @@ export class TowerStore extends EventTarget {
     if (this.instances.size !== before) this._emit();
   }
 
-  /** Breakers: the latest websocket event for a name wins over what health said. */
+  /** Breakers from health and from tower.breaker events; for each name the newer report wins. */
   breakers() {
     const byName = new Map();
-    for (const b of this.sections.health.data?.breakers || []) byName.set(b.name, { ...b, at: this.sections.health.at });
-    for (const [name, b] of this.liveBreakers) byName.set(name, b);
+    const healthAt = this.sections.health.at || 0;
+    for (const b of this.sections.health.data?.breakers || []) byName.set(b.name, { ...b, at: healthAt });
+    for (const [name, b] of this.liveBreakers) {
+      const known = byName.get(name);
+      if (!known || b.at >= known.at) byName.set(name, { ...known, ...b });
+    }
     return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
