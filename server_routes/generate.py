@@ -34,7 +34,6 @@ from ._generate_core import (
     resolve_inline,
 )
 from ._http import BadRequest, check_access, json_error, json_ok, read_json, run_blocking
-from .reliability_plugin import comfy_base_url
 
 __all__ = ["add_routes", "known_degraded"]
 
@@ -65,7 +64,7 @@ class _Failed(Exception):
 
 async def _generate(rt: Any, req: GenerateRequest, cid: str) -> dict[str, Any]:
     """Enhance, fill and queue; the queued answer, or ``_Failed`` with the 4xx/5xx response."""
-    deps = rt.components.get("reliability")
+    deps = rt.components["reliability"]
     if isinstance(req.workflow, str):
         template_name = req.workflow
         load = lambda: load_template(req.workflow, user_dir=Path(rt.settings.data_dir) / "workflows")  # noqa: E731
@@ -78,9 +77,7 @@ async def _generate(rt: Any, req: GenerateRequest, cid: str) -> dict[str, Any]:
         raise _Failed(json_error(exc.status, exc.type, exc.message, workflow=template_name,
                                  degraded=known_degraded(deps), correlation_id=cid)) from None
 
-    echo, kb = (deps.echo, deps.kb) if deps is not None else (None, None)
-    budget = deps.budget_s if deps is not None else 15.0
-    comfy_url = deps.comfy_url if deps is not None else comfy_base_url()
+    echo, kb, budget, comfy_url = deps.echo, deps.kb, deps.budget_s, deps.comfy_url
     t0 = time.monotonic()
     result = await enhance_prompt(req.prompt, req.character, echo=echo, kb=kb, budget_s=budget, correlation_id=cid)
     enhance_s = time.monotonic() - t0
@@ -180,6 +177,9 @@ def add_routes(routes: web.RouteTableDef, get_rt: Any) -> None:
         denied = check_access(request, rt.settings.api_token, write=True)
         if denied:
             return denied
+        if rt.components.get("reliability") is None:
+            return json_error(503, "not_ready", "Generation is not available: the reliability plugin did not start "
+                              "(see /tower/health)", headers={"Retry-After": "30"})
         try:
             req = parse(await read_json(request))
         except BadRequest as exc:

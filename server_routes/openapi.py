@@ -87,6 +87,35 @@ def _get(summary: str, params: list[dict[str, Any]], ok: dict[str, Any], *, not_
     return {"get": {"summary": summary, "parameters": params, "responses": responses}}
 
 
+def _post(summary: str, body: dict[str, Any] | None, ok: dict[str, Any], codes: dict[str, str], *,
+          ok_code: str = "200", params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    err = {"content": {"application/json": {"schema": ERROR}}}
+    responses: dict[str, Any] = {ok_code: {"description": "OK", "content": {"application/json": {"schema": ok}}}}
+    responses.update({c: {"description": d, **err} for c, d in codes.items()})
+    op: dict[str, Any] = {"summary": summary, "parameters": params or [], "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return {"post": op}
+
+
+QUALITY = {"type": "string", "enum": ["low", "medium", "high", "ultra"]}
+GENERATE_BODY = {"type": "object", "required": ["prompt"], "properties": {
+    "prompt": {"type": "string", "minLength": 1, "maxLength": 10000}, "character": NSTR, "quality_level": QUALITY,
+    "user_id": NSTR, "negative_prompt": NSTR, "seed": {"type": "integer", "minimum": 0},
+    "workflow": {"description": "a template name ([A-Za-z0-9_.-]{1,64}) or an API-format graph",
+                 "oneOf": [{"type": "string"}, {"type": "object"}]}}}
+GENERATED = _obj({"prompt_id": STR, "correlation_id": STR, "enhanced_prompt": STR, "negative_prompt": STR,
+                  "degraded": _arr({"type": "string", "enum": ["echo_brain", "kb"]}), "quality_level": QUALITY,
+                  "workflow": STR}, ["prompt_id", "correlation_id", "enhanced_prompt", "degraded"])
+GEN_ERRORS = {"400": "Bad body", "401": "Bearer token required", "403": "Writes need a token", "404": "No such template",
+              "413": "Body too large", "415": "Not JSON", "422": "ComfyUI rejected the workflow (missing model/node)",
+              "502": "ComfyUI answered unexpectedly", "503": "ComfyUI or the extension not ready"}
+OUTBOX_ITEM = _obj({"id": STR, "kind": STR, "status": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+                    "idempotency_key": STR, "attempts": INT, "last_error": NSTR, "created_at": {"type": "number"},
+                    "next_attempt_at": {"type": "number"}, "correlation_id": NSTR,
+                    "payload": {"type": "object", "nullable": True}}, ["id", "kind", "status", "attempts"])
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
@@ -139,6 +168,26 @@ def document() -> dict[str, Any]:
                         **PATTERN["properties"], "error_details": {"type": "object"}, "context": {"type": "object"},
                         "frequency": INT}}),
                     "error_categories": _arr(CATEGORY_FREQ), "recommendations": _arr(STR)})),
+            "/tower/outbox": _get("Reports waiting for Echo Brain or the KB", [
+                _q("status", {"type": "string", "enum": ["pending", "delivered", "dead"]}),
+                _q("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
+                _obj({"stats": _obj({"pending": INT, "delivered": INT, "dead": INT}), "items": _arr(OUTBOX_ITEM)})),
+            "/tower/outbox/{item_id}/retry": _post(
+                "Deliver an outbox item again now", None, _obj({"item": OUTBOX_ITEM}),
+                {"401": "Bearer token required", "403": "Writes need a token", "404": "Unknown item",
+                 "409": "Already delivered", "503": "Outbox not running"}, ok_code="202",
+                params=[{"name": "item_id", "in": "path", "required": True, "schema": STR}]),
+            "/tower/generate": _post("Enhance a prompt and queue it in this ComfyUI", GENERATE_BODY, GENERATED,
+                                     GEN_ERRORS),
+            "/api/generate-enhanced": _post(
+                "The seed's generation: waits for the outcome (202 when still running at the deadline)",
+                {"type": "object", "required": ["prompt"], "properties": {
+                    **GENERATE_BODY["properties"], "scene_type": NSTR, "style": NSTR,
+                    "duration": {"type": "number", "minimum": 0, "maximum": 3600}}},
+                _obj({"status": {"type": "string", "enum": ["completed", "failed", "cancelled", "processing"]},
+                      "generation_id": STR, "correlation_id": STR, "prompt": STR, "character": NSTR,
+                      "quality_level": QUALITY, "output_file": NSTR, "generation_time": NUM,
+                      "metadata": {"type": "object"}}), GEN_ERRORS),
             "/tower/openapi.json": {"get": {"summary": "This document", "parameters": [],
                                             "responses": {"200": {"description": "OK", "content": {
                                                 "application/json": {"schema": {"type": "object"}}}}}}},

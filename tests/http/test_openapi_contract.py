@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tower_sentinel.server_routes.openapi import document
 
-schema = schemathesis.openapi.from_dict(document())
+# The reliability routes need the running ComfyUI (tests/comfy/test_generate.py); here they would only answer 503.
+schema = schemathesis.openapi.from_dict(document()).exclude(
+    path_regex=r"^/(tower/generate|api/generate-enhanced|tower/outbox)")
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +69,9 @@ def test_documented_routes_conform(case, live_url):
 def test_document_covers_every_get_route():
     """Every GET route the extension registers (but the health/generations/feedback routes of other modules) is documented."""
     routes = web.RouteTableDef()
-    from tower_sentinel.server_routes import errors, learning, metrics, openapi, prometheus, seed_aliases
+    from tower_sentinel.server_routes import errors, learning, metrics, openapi, outbox, prometheus, seed_aliases
 
-    for mod in (metrics, errors, learning, prometheus, openapi, seed_aliases):
+    for mod in (metrics, errors, learning, prometheus, openapi, seed_aliases, outbox):
         mod.add_routes(routes, lambda: None)
     paths = {r.path for r in routes if r.method == "GET"}
-    assert paths == set(document()["paths"])
+    assert paths == {p for p, ops in document()["paths"].items() if "get" in ops}
