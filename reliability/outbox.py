@@ -94,6 +94,7 @@ class OutboxStore(Protocol):
     def mark_dead(self, item_id: str, error: str | None = None, *, now: float | None = None) -> None: ...
     def get(self, item_id: str) -> OutboxItem | None: ...
     def requeue(self, item_id: str, *, now: float | None = None) -> bool: ...
+    def expedite(self, kind: str, *, now: float) -> int: ...
     def list(self, status: str | None = None, limit: int = 100) -> list[OutboxItem]: ...
     def purge_delivered(self, before: float) -> int: ...
     def stats(self, now: float | None = None) -> dict[str, Any]: ...
@@ -155,6 +156,13 @@ class MemoryOutboxStore:
             self._items[item_id] = replace(item, status=PENDING, next_attempt_at=now, window_start_at=now,
                                            dead_at=None)
             return True
+
+    def expedite(self, kind: str, *, now: float) -> int:
+        with self._lock:
+            due = [i for i in self._items.values() if i.status == PENDING and i.kind == kind and i.next_attempt_at > now]
+            for i in due:
+                self._items[i.id] = replace(i, next_attempt_at=now)
+            return len(due)
 
     def list(self, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
         with self._lock:
@@ -347,6 +355,11 @@ class OutboxWorker:
     def requeue(self, item_id: str) -> bool:
         """Deliver a dead (or waiting) item again now, with a fresh max-age window."""
         return self.store.requeue(item_id, now=self._clock())
+
+    def expedite(self, kinds: tuple[str, ...] | list[str]) -> int:
+        """Make the waiting items of these kinds due now: their service recovered, the backoff has no point."""
+        now = self._clock()
+        return sum(self.store.expedite(k, now=now) for k in kinds)
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
         """Deliver until ``stop`` is set: a full batch goes straight on, else wait for ``wake`` or the poll."""

@@ -83,6 +83,9 @@ class SQLiteOutboxStore:
         cur = self._exec("requeue", {"id": item_id, "now": time.time() if now is None else now})
         return cur.rowcount > 0
 
+    def expedite(self, kind: str, *, now: float) -> int:
+        return self._exec("expedite", {"kind": kind, "now": now}).rowcount
+
     def list(self, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
         with self._lock:
             rows = self._conn.execute(_SQL["list"], {"status": status, "limit": limit}).fetchall()

@@ -100,6 +100,9 @@ def comfy_base_url() -> str:
         return loopback_base_url(None, None)
 
 
+_KINDS_BY_BREAKER = {"echo_brain": ("echo_feedback", "echo_learning"), "kb": ("kb_article",)}
+
+
 class Dependencies:
     """The clients, breakers and outbox of the running extension, plus what the routes need to queue prompts."""
 
@@ -164,7 +167,20 @@ class Dependencies:
         except Exception:  # noqa: BLE001 - a websocket hiccup never breaks a call
             log.exception("tower.breaker.broadcast_failed")
         if ev.to_state is State.CLOSED:
-            self.thread.wake()
+            kinds = _KINDS_BY_BREAKER.get(ev.name, ())
+            if kinds:
+                # off whatever thread reported the change (often the server loop): a small SQLite update
+                threading.Thread(target=self._expedite, args=(kinds,), name="tower-outbox-expedite",
+                                 daemon=True).start()
+            else:
+                self.thread.wake()
+
+    def _expedite(self, kinds: tuple[str, ...]) -> None:
+        try:
+            self.outbox.expedite(kinds)
+        except Exception:  # noqa: BLE001 - the regular backoff still delivers
+            log.exception("tower.outbox.expedite_failed")
+        self.thread.wake()
 
     def enqueue(self, kind: str, payload: dict[str, Any], *, idempotency_key: str,
                 correlation_id: str | None = None) -> Any:

@@ -80,3 +80,15 @@ def test_sqlite_store_survives_reopening(tmp_path):
     got = s2.get("id1")
     assert got.payload == {"title": "t1", "n": 1} and got.attempts == 1 and got.correlation_id == "c1"
     s2.close()
+
+
+def test_expedite_makes_a_kinds_waiting_items_due_now(store):
+    """When a service recovers, its waiting items become due at once; other kinds keep their backoff."""
+    store.add(item(1, at=100.0))
+    store.mark_failed("id1", "503", 5_000.0)
+    other = OutboxItem(id="e1", kind="echo_feedback", payload={}, idempotency_key="e1", created_at=100.0,
+                       next_attempt_at=5_000.0, window_start_at=100.0)
+    store.add(other)
+    assert store.due(200.0, 10) == []
+    assert store.expedite("kb_article", now=200.0) == 1
+    assert [i.id for i in store.due(200.0, 10)] == ["id1"]
