@@ -496,7 +496,7 @@ class Capture:
                 msgs[m[0]] = m[1]
             except Exception:  # noqa: BLE001
                 continue
-        start_msg, end_msg = msgs.get("execution_start"), None
+        start_msg = msgs.get("execution_start")
         if start_msg and isinstance(start_msg, dict):
             for key in ("execution_success", "execution_error", "execution_interrupted"):
                 if isinstance(msgs.get(key), dict) and "timestamp" in msgs[key] and "timestamp" in start_msg:

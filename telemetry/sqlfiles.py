@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["SQL_DIR", "sql", "migrations"]
@@ -10,7 +10,7 @@ __all__ = ["SQL_DIR", "sql", "migrations"]
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
-@lru_cache(maxsize=None)
+@cache
 def sql(dialect: str, name: str) -> str:
     """The text of ``sql/<dialect>/<name>.sql``."""
     path = SQL_DIR / dialect / f"{name}.sql"
