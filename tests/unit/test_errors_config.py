@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tower_sentinel.reliability.errors import (
     DependencyUnavailable,
     ErrorCategory,
