@@ -175,3 +175,27 @@ def test_toasts_only_for_this_browser_and_only_when_enabled(page, comfy, some_pr
     wait_pattern_count(page, "muted failure", 1)
     page.wait_for_timeout(2000)
     assert page.locator(".p-toast-message", has_text="Tower").count() == 0
+
+
+def test_view_models_survive_any_answer(page, comfy):
+    """shapes.js turns cumulative success-rate windows into per-bucket rates, and no answer shape (null, lists,
+    strings, wrong types) makes any view model throw."""
+    page.goto(comfy.url + "/extensions/tower-sentinel/js/shapes.js")
+    result = page.evaluate("""async () => {
+        const m = await import('/extensions/tower-sentinel/js/shapes.js');
+        const ans = (total, ok) => ({operation_types: [{operation_type: 'comfyui_execution',
+            total_operations: total, successful_operations: ok, success_rate_percent: total ? 100 * ok / total : null}]});
+        const series = m.seriesFromCumulative(['10m', '20m', '30m'], [ans(2, 1), ans(2, 1), ans(6, 5)]);
+        const junk = [null, undefined, 5, 'x', [], {}, {checks: 5, patterns: 'no', overall: [], bins: {a: 'b'}},
+                      {patterns: [null, 3, {drivers: 'x', suggested_action: 7, example: []}]},
+                      {checks: {a: null, b: {breaker: 'open'}}, breakers: [null, {name: 7}]}];
+        const views = ['healthView', 'successView', 'durationsView', 'patternsView', 'errorsView', 'outputsFromHistory'];
+        const thrown = [];
+        for (const v of views) for (const j of junk) { try { m[v](j); } catch (e) { thrown.push(v + ': ' + e); } }
+        for (const j of junk) { try { m.qualityView(j, j); } catch (e) { thrown.push('qualityView: ' + e); } }
+        return {series, thrown, windows: m.seriesWindows('24h')};
+    }""")
+    assert result["thrown"] == []
+    assert result["windows"] == ["4h", "8h", "12h", "16h", "20h", "24h"]
+    # oldest first: 20–30m ago 4 prompts 4 ok, 10–20m ago none, last 10m 2 prompts 1 ok
+    assert [(p["total"], p["rate"]) for p in result["series"]] == [(4, 1.0), (0, None), (2, 0.5)]

@@ -19,7 +19,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 @pytest.fixture(scope="module")
 def mix(comfy):
-    """A known mix of prompts queued over HTTP: 3 successes, 2 failures of TowerTestRaise, 1 image output."""
+    """A known mix of prompts queued over HTTP: 3 successes, 2 failures of TowerTestRaise, and 2 prompts whose
+    images are scored by TowerQualityAssess before PreviewImage (7 prompts, 5 successful, 2 prompts scored)."""
     for i in range(3):
         g = Graph()
         g.add("TowerTestSucceed", value=i)
@@ -28,11 +29,13 @@ def mix(comfy):
         g = Graph()
         g.add("TowerTestRaise", message="mix failure", value=i)
         assert comfy.run(g.prompt())["status"] == "error"
-    g = Graph()
-    img = g.add("TowerTestImage", width=64, height=64, batch_size=1, kind="gradient", seed=3)
-    g.add("PreviewImage", images=g.out(img))
-    rec = comfy.run(g.prompt())
-    assert rec["status"] == "success"
+    for kind in ("blurred", "gradient"):
+        g = Graph()
+        img = g.add("TowerTestImage", width=64, height=64, batch_size=2, kind=kind, seed=3)
+        qa = g.add("TowerQualityAssess", images=g.out(img), mode="images", precision="float", min_score=0.5)
+        g.add("PreviewImage", images=g.out(qa))
+        rec = comfy.run(g.prompt())
+        assert rec["status"] == "success", rec
     return {"image_prompt_id": rec["prompt_id"]}
 
 
@@ -55,18 +58,26 @@ def test_tab_shows_health_and_the_routes_numbers(page, comfy, mix):
     sr = comfy.get("/tower/metrics/success-rate?window=24h&operation_type=comfyui_execution")
     assert sr.status == 200, f"success-rate route: {sr.status} {sr.body[:200]!r}"
     ex = next(o for o in sr.json()["operation_types"] if o["operation_type"] == "comfyui_execution")
-    assert (ex["total_operations"], ex["successful_operations"]) == (6, 4)
-    page.wait_for_function(f"() => document.querySelector(\"{PANEL} [data-stat='total'] .tower-stat-value\")?.innerText === '6'")
+    assert (ex["total_operations"], ex["successful_operations"]) == (7, 5)
+    page.wait_for_function(f"() => document.querySelector(\"{PANEL} [data-stat='total'] .tower-stat-value\")?.innerText === '7'")
     assert stat(page, "success-rate") == f"{ex['success_rate_percent']:.1f}%"
     assert stat(page, "failed") == "2"
     dur = comfy.get("/tower/metrics/durations?window=24h").json()["prompts"]["execution"]
     assert stat(page, "p50") != "–" and stat(page, "p95") != "–"
     assert dur["count"] >= 4
-    # All six prompts ran in the newest bucket of the chart: one point at 4/6, the older buckets empty.
+    # All seven prompts ran in the newest bucket of the chart: one point at 5/7, the older buckets empty.
     chart = page.locator(f"{PANEL} [data-section=throughput] svg.tower-chart")
     label = chart.get_attribute("aria-label")
-    assert label.endswith("no prompts, 66.7%"), label
+    assert label.endswith("no prompts, 71.4%"), label
     assert chart.locator("circle").count() == 1
+
+    q = comfy.get("/tower/quality/summary?window=24h").json()["overall"]
+    assert q["count"] == 2  # the summary counts scored prompts (each prompt's batch score)
+    assert stat(page, "quality-count") == "2"
+    assert stat(page, "quality-mean") == f"{q['avg_score']:.2f}"
+    bars = page.locator(f"{PANEL} [data-section=quality] svg.tower-chart").first
+    assert bars.get_attribute("aria-label") == "Quality score distribution: " + ", ".join(
+        f"{i / 10:.1f}: {c}" for i, c in enumerate(q["histogram"]))
 
 
 def test_failing_prompt_of_this_browser_toasts_and_appears_in_patterns(page, comfy, mix):
@@ -166,6 +177,8 @@ def test_screenshots(page, comfy, mix, theme):
     first = page.locator(f"{PANEL} .tower-pattern-head").first
     if first.count():
         first.click()
+    page.mouse.move(900, 500)
+    page.evaluate("() => document.activeElement?.blur()")
     time.sleep(0.5)
     page.locator(PANEL).screenshot(path=str(DOCS / f"panel-{theme}.png"))
     bg = page.evaluate("() => getComputedStyle(document.body).getPropertyValue('--comfy-menu-bg')")
