@@ -10,19 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright import sync_api as playwright_sync
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ComfyServer  # noqa: E402
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("TOWER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 # Console errors the ComfyUI 0.3.75 frontend (1.32.9) logs by itself, with or without this extension, as
-# (message pattern, resource URL pattern). Seen on a fresh user directory with the extension removed too.
+# (message pattern, resource URL pattern): each comes from the frontend's own code or requests, not from web/.
 KNOWN_HARMLESS = [
     # Optional per-user files and endpoints that a fresh ComfyUI does not have (userdata, workflow templates, i18n).
     (re.compile(r"^Failed to load resource: the server responded with a status of 404"),
