@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_images
+from ._scratch import Scratch, scratch_for
 from .stencils import block_ratio, combine_moments, immerkaer_sum, luma, moments, pool_int, sharpness
 
 __all__ = ["MODES", "METRICS", "ImageMetrics", "image_metrics", "analysis_plan"]
@@ -104,6 +105,7 @@ class _Accumulator:
         self.colprof = torch.zeros(b, w - 1, dtype=torch.float64, device=device)
         self.rowprof = torch.zeros(b, h - 1, dtype=torch.float64, device=device)
         self.thumbs: list[torch.Tensor] = []
+        self.scratch: Scratch | None = None
 
     @staticmethod
     def _merge(old: _Moments | None, new: _Moments) -> _Moments:
@@ -115,7 +117,8 @@ class _Accumulator:
         core = slice(r0 - lo, r1 - lo)
         # One contiguous float32 plane per channel: three strided 1-D copies run several times faster on CPU than
         # one permute(3, 0, 1, 2).contiguous() of the interleaved tensor.
-        planes = [torch.empty((b, hi - lo, w), dtype=torch.float32, device=xs.device) for _ in range(3)]
+        sc = self.scratch = scratch_for(xs.device)  # recycles the previous band's temporaries
+        planes = [sc.take(b, hi - lo, w) for _ in range(3)]
         for c in range(3):
             planes[c].copy_(xs[:, lo:hi, :, c])
         scale = 1.0 if exact else 255.0
@@ -123,7 +126,7 @@ class _Accumulator:
             finite = bool(torch.isfinite(sum(p.sum() for p in planes)))  # before the clamp turns inf into 255
             for p in planes:  # SaveImage: np.clip(255 x, 0, 255).astype(uint8)
                 p.mul_(255.0).clamp_(0.0, 255.0).floor_()
-        gray = luma(planes[0], planes[1], planes[2], exact=exact, scale=scale)
+        gray = luma(planes[0], planes[1], planes[2], exact=exact, scale=scale, scratch=sc)
         if not exact:  # NaN/inf in any channel reaches the luma sum, which saves a pass over the planes
             finite = bool(torch.isfinite(gray.sum()))
         # One sync per band; finite data (the usual case) skips the count and the clean-up.
@@ -134,22 +137,24 @@ class _Accumulator:
                 p.copy_(xs[:, lo:hi, :, c]).nan_to_num_(nan=0.0, posinf=1.0, neginf=0.0)
                 if exact:
                     p.mul_(255.0).clamp_(0.0, 255.0).floor_()
-            gray = luma(planes[0], planes[1], planes[2], exact=exact, scale=scale)
+            gray = luma(planes[0], planes[1], planes[2], exact=exact, scale=scale, scratch=sc)
         r, g, bl = planes[0], planes[1], planes[2]
         gc = gray[:, core]
-        self.gray = self._merge(self.gray, moments(gc))
+        rows = r1 - r0
+        self.gray = self._merge(self.gray, moments(gc, scratch=sc))
         # Opponent colour axes (Hasler & Suesstrunk): rg = R - G, yb = (R + G)/2 - B, rescaled at the end.
-        rg = r[:, core] - g[:, core]
+        rg = torch.sub(r[:, core], g[:, core], out=sc.take(b, rows, w))
         self.rg = self._merge(self.rg, moments(rg, inplace=True))
-        yb2 = r[:, core] + g[:, core]
+        yb2 = torch.add(r[:, core], g[:, core], out=sc.take(b, rows, w))
         yb2.add_(bl[:, core], alpha=-2.0)
         self.yb = self._merge(self.yb, moments(yb2, inplace=True))
         del planes, r, g, bl, rg, yb2
         # 256-bin histogram of truncated levels. CPU: bincount (uint8 for one image). CUDA: index_add_, because
         # bincount must read the maximum back to size its output (a host sync per band).
-        lv = gc.clamp(0.0, 255.0)
+        lv = torch.clamp(gc, 0.0, 255.0, out=sc.take(b, rows, w))
         if gc.device.type == "cpu" and b == 1:
-            self.hist += torch.bincount(lv.to(torch.uint8).view(-1), minlength=256).to(torch.float64)
+            u8 = sc.take(b, rows, w, dtype=torch.uint8).copy_(lv)
+            self.hist += torch.bincount(u8.view(-1), minlength=256).to(torch.float64)
         else:
             idx = lv.to(torch.int64)
             if b > 1:
@@ -163,14 +168,17 @@ class _Accumulator:
         del lv
         c0, c1 = max(r0, 1), min(r1, h - 1)
         if c1 > c0:
-            self.noise += immerkaer_sum(gray, rows=slice(c0 - lo, c1 - lo))
-        self.colprof += (gc[:, :, 1:] - gc[:, :, :-1]).abs_().sum(1).to(torch.float64)
+            self.noise += immerkaer_sum(gray, rows=slice(c0 - lo, c1 - lo), scratch=sc)
+        step = torch.sub(gc[:, :, 1:], gc[:, :, :-1], out=sc.take(b, rows, w - 1))
+        self.colprof += step.abs_().sum(1).to(torch.float64)
         v1 = min(r1, h - 1)
         if v1 > r0:
             a = r0 - lo
-            step = gray[:, a + 1 : a + 1 + v1 - r0] - gray[:, a : a + v1 - r0]
+            step = torch.sub(gray[:, a + 1 : a + 1 + v1 - r0], gray[:, a : a + v1 - r0], out=sc.take(b, v1 - r0, w))
             self.rowprof[:, r0:v1] += step.abs_().sum(2).to(torch.float64)
-        self.thumbs.append(pool_int(gc, self.f))
+        thumb = pool_int(gc, self.f)
+        # the next band's reset recycles the arena: a thumbnail that is still a view into it must be copied
+        self.thumbs.append(thumb.clone() if thumb is gc and r1 < h else thumb)
 
     def finish(self, target: tuple[int, int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         h, w = self.h, self.w
@@ -178,7 +186,7 @@ class _Accumulator:
         thumb = self.thumbs[0] if len(self.thumbs) == 1 else torch.cat(self.thumbs, 1)
         if tuple(thumb.shape[1:]) != target:
             thumb = F.adaptive_avg_pool2d(thumb.unsqueeze(1), target).squeeze(1)
-        lap, ten = sharpness(thumb)
+        lap, ten = sharpness(thumb, self.scratch)
         _, g_mean, g_m2 = self.gray
         _, rg_mean, rg_m2 = self.rg
         _, yb_mean, yb_m2 = self.yb
@@ -257,7 +265,7 @@ def image_metrics(
             values, thumb = acc.finish(target)
             parts.append(values)
             if keep_thumbnails:
-                thumbs.append(thumb)
+                thumbs.append(thumb.clone())  # may be a view into the scratch arena
             if on_progress is not None:
                 on_progress(min(i0 + per_group, bsz), bsz)
     merged = {k: torch.cat([p[k] for p in parts]) for k in METRICS}

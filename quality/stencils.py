@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_luma
+from ._scratch import Scratch
 
 __all__ = [
     "LUMA_EXACT",
@@ -41,21 +42,38 @@ LUMA_EXACT = (9798.0, 19235.0, 3735.0)
 LUMA_FLOAT = (0.299, 0.587, 0.114)
 
 
-def luma(r: torch.Tensor, g: torch.Tensor, b: torch.Tensor, *, exact: bool, scale: float = 1.0) -> torch.Tensor:
+def _empty(scratch: Scratch | None, like: torch.Tensor, *shape: int) -> torch.Tensor:
+    if scratch is not None:
+        return scratch.take(*shape)
+    return torch.empty(shape, dtype=torch.float32, device=like.device)
+
+
+def luma(
+    r: torch.Tensor,
+    g: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    exact: bool,
+    scale: float = 1.0,
+    scratch: Scratch | None = None,
+) -> torch.Tensor:
     """Gray plane from three planes. ``exact``: planes hold 0..255 integers, result equals cv2's uint8 gray.
 
     In float mode the result is ``scale * (0.299 r + 0.587 g + 0.114 b)``. In exact mode every partial sum stays
     below 2**24, so float32 holds it exactly and the shift is an exact multiply by 2**-15 then floor.
     """
+    y = _empty(scratch, r, *r.shape)
     if exact:
-        y = torch.mul(r, LUMA_EXACT[0])
+        torch.mul(r, LUMA_EXACT[0], out=y)
         y.add_(g, alpha=LUMA_EXACT[1]).add_(b, alpha=LUMA_EXACT[2]).add_(16384.0)
         return y.mul_(1.0 / 32768.0).floor_()
-    y = torch.mul(r, LUMA_FLOAT[0] * scale)
+    torch.mul(r, LUMA_FLOAT[0] * scale, out=y)
     return y.add_(g, alpha=LUMA_FLOAT[1] * scale).add_(b, alpha=LUMA_FLOAT[2] * scale)
 
 
-def moments(t: torch.Tensor, *, inplace: bool = False) -> tuple[int, torch.Tensor, torch.Tensor]:
+def moments(
+    t: torch.Tensor, *, inplace: bool = False, scratch: Scratch | None = None
+) -> tuple[int, torch.Tensor, torch.Tensor]:
     """(n, mean, M2) per leading index, float64 results: M2 is the sum of squared deviations.
 
     Sums are taken around a pilot mean from a sparse subsample, so one pass gives sum and sum of squares without the
@@ -65,7 +83,10 @@ def moments(t: torch.Tensor, *, inplace: bool = False) -> tuple[int, torch.Tenso
     flat = t.reshape(b, -1)
     n = flat.shape[1]
     pilot = flat[:, :: max(1, n // 4096)].mean(1, keepdim=True)
-    c = flat.sub_(pilot) if inplace and flat.data_ptr() == t.data_ptr() else flat - pilot
+    if inplace and flat.data_ptr() == t.data_ptr():
+        c = flat.sub_(pilot)
+    else:
+        c = torch.sub(flat, pilot, out=_empty(scratch, flat, b, n))
     s1 = c.sum(1).to(torch.float64)
     s2 = c.square_().sum(1).to(torch.float64)
     return n, pilot.squeeze(1).to(torch.float64) + s1 / n, (s2 - s1.square() / n).clamp_min(0.0)
@@ -82,8 +103,16 @@ def combine_moments(
     return n, ma + delta * (nb / n), qa + qb + delta.square() * (na * nb / n)
 
 
-def _padded(t: torch.Tensor) -> torch.Tensor:
-    return F.pad(t.unsqueeze(1), (1, 1, 1, 1), mode="reflect").squeeze(1)
+def _padded(t: torch.Tensor, scratch: Scratch | None = None) -> torch.Tensor:
+    """Reflect-101 padding by one pixel (``F.pad(mode="reflect")``), written into a scratch buffer."""
+    b, h, w = t.shape
+    p = _empty(scratch, t, b, h + 2, w + 2)
+    p[:, 1:-1, 1:-1] = t
+    p[:, 0, 1:-1] = t[:, 1]
+    p[:, -1, 1:-1] = t[:, -2]
+    p[:, :, 0] = p[:, :, 2]
+    p[:, :, -1] = p[:, :, -3]
+    return p
 
 
 def laplacian_variance(gray: torch.Tensor, ksize: int = 1) -> torch.Tensor:
@@ -104,23 +133,22 @@ def laplacian_variance(gray: torch.Tensor, ksize: int = 1) -> torch.Tensor:
     return m2 / n
 
 
-def sharpness(gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def sharpness(gray: torch.Tensor, scratch: Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(Laplacian variance ksize=1, Tenengrad) per image from one padded copy; float64 [B] each.
 
     Tenengrad is mean(Gx^2 + Gy^2) with ``cv2.Sobel(ksize=3)`` gradients (Pertuz 2013 "TENG").
     """
-    p = _padded(gray)
+    b, h, w = gray.shape
+    p = _padded(gray, scratch)
     up, mid, dn = p[:, :-2], p[:, 1:-1], p[:, 2:]
-    vert = up + dn
-    lap = vert[:, :, 1:-1] + mid[:, :, :-2]
+    vert = torch.add(up, dn, out=_empty(scratch, p, b, h, w + 2))
+    lap = torch.add(vert[:, :, 1:-1], mid[:, :, :-2], out=_empty(scratch, p, b, h, w))
     lap.add_(mid[:, :, 2:]).add_(mid[:, :, 1:-1], alpha=-4.0)
     n, _, m2 = moments(lap, inplace=True)
-    del lap
     smooth = vert.add_(mid, alpha=2.0)  # [1,2,1] down the columns
-    gx = smooth[:, :, 2:] - smooth[:, :, :-2]
-    del smooth
-    diff = dn - up  # [-1,0,1] down the columns
-    gy = diff[:, :, :-2] + diff[:, :, 2:]
+    gx = torch.sub(smooth[:, :, 2:], smooth[:, :, :-2], out=lap)
+    diff = torch.sub(dn, up, out=_empty(scratch, p, b, h, w + 2))  # [-1,0,1] down the columns
+    gy = torch.add(diff[:, :, :-2], diff[:, :, 2:], out=_empty(scratch, p, b, h, w))
     gy.add_(diff[:, :, 1:-1], alpha=2.0)
     energy = gx.square_().addcmul_(gy, gy).sum((1, 2)).to(torch.float64)
     return m2 / n, energy / n
@@ -131,17 +159,18 @@ def tenengrad(gray: torch.Tensor) -> torch.Tensor:
     return sharpness(check_luma(gray))[1]
 
 
-def immerkaer_sum(gray: torch.Tensor, rows: slice | None = None) -> torch.Tensor:
+def immerkaer_sum(gray: torch.Tensor, rows: slice | None = None, scratch: Scratch | None = None) -> torch.Tensor:
     """Sum of |gray * N| over valid centres, N = [1,-2,1] x [1,-2,1].
 
     ``rows`` picks the centre rows (start >= 1, stop <= H - 1) when ``gray`` is a row band with halo rows.
     """
     c = gray if rows is None else gray[:, rows.start - 1 : rows.stop + 1]
-    v = c[:, :-2] + c[:, 2:]
+    b, h, w = c.shape
+    v = torch.add(c[:, :-2], c[:, 2:], out=_empty(scratch, c, b, h - 2, w))
     v.add_(c[:, 1:-1], alpha=-2.0)
-    h = v[:, :, :-2] + v[:, :, 2:]
-    h.add_(v[:, :, 1:-1], alpha=-2.0)
-    return h.abs_().sum((1, 2)).to(torch.float64)
+    hz = torch.add(v[:, :, :-2], v[:, :, 2:], out=_empty(scratch, c, b, h - 2, w - 2))
+    hz.add_(v[:, :, 1:-1], alpha=-2.0)
+    return hz.abs_().sum((1, 2)).to(torch.float64)
 
 
 def immerkaer_sigma(gray: torch.Tensor) -> torch.Tensor:

@@ -52,15 +52,9 @@ def mixed() -> torch.Tensor:
 
 def test_mappings_name_five_v1_nodes_with_tooltips() -> None:
     """Every node id is mapped and displayed, has the V1 attributes, category Tower/Quality, and tooltips on inputs."""
-    assert set(NODE_CLASS_MAPPINGS) == {
-        "TowerQualityAssess",
-        "TowerQualityGate",
-        "TowerVideoContract",
-        "TowerLogMetric",
-        "TowerTensorStats",
-    }
-    assert set(NODE_DISPLAY_NAME_MAPPINGS) == set(NODE_CLASS_MAPPINGS)
-    for cls in NODE_CLASS_MAPPINGS.values():
+    ours = {"TowerQualityAssess", "TowerQualityGate", "TowerVideoContract", "TowerLogMetric", "TowerTensorStats"}
+    assert ours <= set(NODE_CLASS_MAPPINGS) and ours <= set(NODE_DISPLAY_NAME_MAPPINGS)
+    for cls in (NODE_CLASS_MAPPINGS[k] for k in sorted(ours)):
         spec = cls.INPUT_TYPES()
         assert cls.CATEGORY == "Tower/Quality" and callable(getattr(cls(), cls.FUNCTION))
         assert len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES) == len(cls.OUTPUT_TOOLTIPS)
