@@ -151,13 +151,34 @@ def wait_pattern_count(page, text: str, count: int) -> None:
         arg=[PANEL, text, count], timeout=20_000)
 
 
+def queue_own_failure(page, message: str) -> None:
+    """POST /prompt from the page with its own client id, as the Run button does."""
+    g = Graph()
+    g.add("TowerTestRaise", message=message, value=0)
+    page.evaluate(
+        """(prompt) => window.comfyAPI.api.api.fetchApi('/prompt', {method: 'POST',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({prompt, client_id: window.comfyAPI.api.api.clientId})})""",
+        g.prompt(),
+    )
+
+
 def test_toasts_only_for_this_browser_and_only_when_enabled(page, comfy, some_prompts):
-    """The settings are registered with their defaults; another client's failure never toasts, and with
-    Tower.Toasts off this page's own failure does not either (the panel still picks both up live)."""
+    """The settings are registered with their defaults; this page's failure toasts even with the tab closed;
+    another client's failure never toasts, and with Tower.Toasts off this page's own failure does not either (the
+    panel still picks both up live)."""
     open_comfy(page, comfy.url)
     defaults = page.evaluate("""() => { const s = window.comfyAPI.app.app.extensionManager.setting;
         return [s.get('Tower.RefreshSeconds'), s.get('Tower.DefaultWindow'), s.get('Tower.Toasts')]; }""")
     assert defaults == [15, "24h", True]
+    queue_own_failure(page, "closed tab failure")
+    page.locator(".p-toast-message", has_text="Tower: prompt failed").wait_for(timeout=20_000)
+    assert page.locator(PANEL).count() == 0
+    page.locator(".p-toast-message .p-toast-close-button").first.click()
+    page.wait_for_selector(".p-toast-message", state="detached")
+    if page.locator(".p-dialog-mask").count():  # ComfyUI's own execution-error dialog
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".p-dialog-mask", state="detached")
     open_panel(page)
     page.wait_for_selector(f"{PANEL} .tower-pattern")
 
