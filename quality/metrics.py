@@ -104,7 +104,7 @@ class _Accumulator:
         self.noise = z.clone()
         self.colprof = torch.zeros(b, w - 1, dtype=torch.float64, device=device)
         self.rowprof = torch.zeros(b, h - 1, dtype=torch.float64, device=device)
-        self.thumbs: list[torch.Tensor] = []
+        self.thumb: torch.Tensor | None = None
         self.scratch: Scratch | None = None
 
     @staticmethod
@@ -176,14 +176,21 @@ class _Accumulator:
             a = r0 - lo
             step = torch.sub(gray[:, a + 1 : a + 1 + v1 - r0], gray[:, a : a + v1 - r0], out=sc.take(b, v1 - r0, w))
             self.rowprof[:, r0:v1] += step.abs_().sum(2).to(torch.float64)
-        thumb = pool_int(gc, self.f)
-        # the next band's reset recycles the arena: a thumbnail that is still a view into it must be copied
-        self.thumbs.append(thumb.clone() if thumb is gc and r1 < h else thumb)
+        f = self.f
+        if f == 1 and r0 == 0 and r1 == h:  # one band: the luma itself (a view into the arena, used before reset)
+            self.thumb = gc
+        else:
+            if self.thumb is None:
+                self.thumb = torch.empty((b, h // f, w // f), dtype=torch.float32, device=gc.device)
+            t0, t1 = r0 // f, min(r1 // f, h // f)
+            if t1 > t0:
+                pool_int(gc[:, : (t1 - t0) * f], f, out=self.thumb[:, t0:t1], scratch=sc)
 
     def finish(self, target: tuple[int, int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         h, w = self.h, self.w
         n = float(h * w)
-        thumb = self.thumbs[0] if len(self.thumbs) == 1 else torch.cat(self.thumbs, 1)
+        thumb = self.thumb
+        assert thumb is not None
         if tuple(thumb.shape[1:]) != target:
             thumb = F.adaptive_avg_pool2d(thumb.unsqueeze(1), target).squeeze(1)
         lap, ten = sharpness(thumb, self.scratch)

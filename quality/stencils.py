@@ -180,17 +180,21 @@ def immerkaer_sigma(gray: torch.Tensor) -> torch.Tensor:
     return immerkaer_sum(gray) * (math.sqrt(math.pi / 2.0) / (6.0 * (w - 2) * (h - 2)))
 
 
-def pool_int(gray: torch.Tensor, f: int) -> torch.Tensor:
+def pool_int(
+    gray: torch.Tensor, f: int, *, out: torch.Tensor | None = None, scratch: Scratch | None = None
+) -> torch.Tensor:
     """Box-average by an integer factor (rows and columns beyond a multiple of ``f`` are dropped)."""
     if f == 1:
-        return gray
+        return gray if out is None else out.copy_(gray)
     b, h, w = gray.shape
     hc, wc = (h // f) * f, (w // f) * f
-    rows = gray[:, 0:hc:f].clone()
-    for k in range(1, f):
+    rows = torch.add(gray[:, 0:hc:f], gray[:, 1:hc:f], out=_empty(scratch, gray, b, h // f, w))
+    for k in range(2, f):
         rows.add_(gray[:, k:hc:f])
-    out = rows[:, :, 0:wc:f].clone()
-    for k in range(1, f):
+    if out is None:
+        out = torch.empty((b, h // f, w // f), dtype=torch.float32, device=gray.device)
+    torch.add(rows[:, :, 0:wc:f], rows[:, :, 1:wc:f], out=out)
+    for k in range(2, f):
         out.add_(rows[:, :, k:wc:f])
     return out.mul_(1.0 / (f * f))
 
