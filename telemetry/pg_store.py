@@ -200,8 +200,9 @@ class PostgresStore:
     def apply_records(self, records: Sequence[SpoolRecord], conn: psycopg.Connection[Any] | None = None) -> int:
         """Apply spool records in one transaction, idempotently; returns how many rows were new.
 
-        Payloads are passed through untouched as one JSON array per kind (no per-row round trips). A prompt's
-        events go in order, one round per event, because a merged upsert may touch a row once per statement.
+        Each kind goes as one JSON array of the payloads' rows (cut out of the payload text, not re-encoded), which
+        PostgreSQL parses once with ``json_to_recordset`` (no per-row round trips). A prompt's events go in order,
+        one round per event, because a merged upsert may touch a row once per statement.
         """
         if not records:
             return 0
@@ -215,9 +216,9 @@ class PostgresStore:
                 prompt_seen[pid] = n + 1
                 if n == len(prompt_rounds):
                     prompt_rounds.append([])
-                prompt_rounds[n].append(payload)
+                prompt_rounds[n].append(_row_json(kind, payload))
             elif kind in _SHIP_BY_KIND:
-                by_kind.setdefault(kind, []).append(payload)
+                by_kind.setdefault(kind, []).append(_row_json(kind, payload))
             else:
                 log.warning("tower.pg.unknown_kind", extra={"kind": kind})
         if conn is None:
@@ -295,6 +296,21 @@ class PostgresStore:
             p = self._pool.get_stats()
             stats["pool"] = {k: p.get(k, 0) for k in ("pool_size", "pool_available", "requests_waiting")}
         return stats
+
+
+def _row_json(kind: str, payload: str) -> str:
+    """The ``row`` object of a spool payload as JSON text.
+
+    Payloads are written by ``SQLiteStore.write_batch`` as ``{"kind": "<kind>", "row": {...}}``; the row is the
+    text between that prefix and the closing brace, taken without decoding. Anything else is decoded.
+    """
+    prefix = _PAYLOAD_PREFIX.get(kind) or f'{{"kind": {json.dumps(kind)}, "row": '
+    if payload.startswith(prefix) and payload.endswith("}}") and payload[len(prefix)] == "{":
+        return payload[len(prefix):-1]
+    return json.dumps(json.loads(payload)["row"], default=str)
+
+
+_PAYLOAD_PREFIX = {k: f'{{"kind": "{k}", "row": ' for k in ("operation", "error", "quality", "feedback", "prompt")}
 
 
 def _prompt_id(payload: str) -> str:

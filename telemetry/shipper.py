@@ -8,7 +8,14 @@ leaves the batch in the spool, and the replay inserts nothing twice.
 A dead or paused server never hangs the thread: connections carry a connect timeout, a statement timeout and TCP
 keepalives/user timeout, and a watchdog shuts the socket down when one apply runs past ``op_timeout`` (a SIGSTOPped
 server's kernel still acknowledges packets, so only a client-side deadline notices). Reconnects back off
-exponentially with jitter, capped low so a returning database is found within seconds.
+exponentially with jitter, capped low (1 s) so a returning database is found within a second or so.
+
+Throughput: while PostgreSQL commits batch N, a spool I/O thread reads batch N+1 (``seq > last committed``) and then
+deletes batch N by its seq range; the SQLite and PostgreSQL work overlap instead of taking turns. The delete is
+submitted only after the commit (and after the ``after_commit`` fault point), so the order that makes shipping
+exactly-once is unchanged: a crash before the delete leaves the batch spooled and its replay inserts nothing.
+While a backlog exists (a batch came back full) batches grow up to ``max_batch``; after a short batch or a failure
+they go back to ``batch_size``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -31,7 +39,7 @@ log = logging.getLogger("tower_sentinel.shipper")
 
 
 class _Spool(Protocol):
-    def spool_batch(self, limit: int) -> list[SpoolRecord]: ...
+    def spool_batch(self, limit: int, after: int = 0) -> list[SpoolRecord]: ...
     def spool_delete_upto(self, seq: int) -> None: ...
     def spool_depth(self) -> int: ...
 
@@ -49,9 +57,10 @@ class Shipper:
         pg: PostgresStore,
         *,
         batch_size: int = 5_000,
+        max_batch: int = 20_000,
         idle_wait: float = 0.2,
         backoff_base: float = 0.1,
-        backoff_cap: float = 2.0,
+        backoff_cap: float = 1.0,
         op_timeout: float | None = None,
         fault: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
@@ -60,6 +69,12 @@ class Shipper:
         self._spool = spool
         self._pg = pg
         self.batch_size = batch_size
+        self.max_batch = max(batch_size, max_batch)
+        self._limit = batch_size
+        self._after = 0  # highest seq known committed to PostgreSQL (its delete may still be pending)
+        self._io: ThreadPoolExecutor | None = None
+        self._prefetch: tuple[int, int, Future[list[SpoolRecord]]] | None = None  # (after, limit, read)
+        self._delete: Future[None] | None = None
         self._idle_wait = idle_wait
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
@@ -102,6 +117,11 @@ class Shipper:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._settle()
+        io, self._io = self._io, None
+        if io is not None:
+            io.shutdown(wait=True, cancel_futures=True)
+        self._prefetch = None
         self._close()
 
     def wake(self) -> None:
@@ -110,29 +130,81 @@ class Shipper:
 
     # --- one step (the thread's body; tests call it directly) ---------------------------------------------------
     def ship_once(self) -> int:
-        """Ship one batch; returns how many spool records it removed (0: the spool was empty)."""
+        """Ship one batch; returns how many spool records it shipped (0: the spool was empty)."""
         t0 = self._clock()
-        records = self._spool.spool_batch(self.batch_size)
-        self.spool_depth = self._spool.spool_depth()
+        limit = self._limit
+        records = self._take_prefetch(limit)
+        if records is None:
+            records = self._spool.spool_batch(limit, after=self._after)
         if not records:
+            self._settle()  # the last delete has landed: the spool is really empty
+            self.spool_depth = self._spool.spool_depth()
+            self._limit = self.batch_size
             return 0
-        conn = self._connection()
-        t1 = self._clock()
-        with self._watchdog(conn):
-            inserted = self._pg.apply_records(records, conn)
-        t2 = self._clock()
-        if self._fault is not None:
-            self._fault("after_commit")
-        self._spool.spool_delete_upto(records[-1][0])
+        full = len(records) >= limit
+        next_limit = min(self.max_batch, limit * 2) if full else self.batch_size
+        try:
+            conn = self._connection()
+            if full:  # a backlog: read the next batch while this one is applied
+                self._prefetch = (records[-1][0], next_limit,
+                                  self._io_pool().submit(self._spool.spool_batch, next_limit, records[-1][0]))
+            t1 = self._clock()
+            with self._watchdog(conn):
+                inserted = self._pg.apply_records(records, conn)
+            t2 = self._clock()
+            if self._fault is not None:
+                self._fault("after_commit")
+        except BaseException:
+            self._limit = self.batch_size
+            raise
+        # committed: only now may the batch leave the spool (by its seq range, on the I/O thread)
+        self._after = records[-1][0]
+        self._check_delete()
+        self._delete = self._io_pool().submit(self._spool.spool_delete_upto, self._after)
+        self._limit = next_limit
         self.seconds["spool_read"] += t1 - t0
         self.seconds["apply"] += t2 - t1
-        self.seconds["spool_delete"] += self._clock() - t2
         self.shipped += len(records)
         self.inserted += inserted
         self.batches += 1
         self.last_ship_at = self._clock()
         self.spool_depth = max(0, self.spool_depth - len(records))
         return len(records)
+
+    def _io_pool(self) -> ThreadPoolExecutor:
+        if self._io is None:
+            self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tower-spool-io")
+        return self._io
+
+    def _take_prefetch(self, limit: int) -> list[SpoolRecord] | None:
+        """The batch read ahead, if it starts right after the last commit (a failed apply voids it)."""
+        pre, self._prefetch = self._prefetch, None
+        if pre is None:
+            return None
+        after, pre_limit, fut = pre
+        try:
+            records = fut.result()
+        except Exception:  # noqa: BLE001 - a failed read-ahead is just read again
+            return None
+        if after != self._after or pre_limit != limit:
+            return None
+        return records
+
+    def _check_delete(self) -> None:
+        """Account for the previous spool delete (a failed one is covered by the next, which deletes by prefix)."""
+        fut, self._delete = self._delete, None
+        if fut is None:
+            return
+        t = self._clock()
+        try:
+            fut.result()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("tower.shipper.spool_delete_failed", extra={"error": safe_message(exc)})
+        self.seconds["spool_delete"] += self._clock() - t
+
+    def _settle(self) -> None:
+        """Wait for the pending spool delete (``spool_depth`` is exact afterwards)."""
+        self._check_delete()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -154,9 +154,11 @@ class SQLiteStore:
             raise
 
     # --- spool (PostgreSQL shipping) --------------------------------------------------------------------------
-    def spool_batch(self, limit: int) -> list[tuple[int, str, str, str]]:
-        cur = self._conn().execute(sql(DIALECT, "spool_batch"), {"limit": int(limit)})
-        return [(r[0], r[1], r[2], r[3]) for r in cur.fetchall()]
+    def spool_batch(self, limit: int, after: int = 0) -> list[tuple[int, str, str, str]]:
+        """Up to ``limit`` spooled records with ``seq > after``, in ``seq`` order, as plain tuples."""
+        cur = self._conn().cursor()
+        cur.row_factory = None  # tuples straight from sqlite3: no Row objects to convert
+        return cur.execute(sql(DIALECT, "spool_batch"), {"limit": int(limit), "after": int(after)}).fetchall()
 
     def spool_delete_upto(self, seq: int) -> None:
         conn = self._conn()

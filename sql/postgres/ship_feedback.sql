@@ -4,8 +4,7 @@ INSERT INTO tower_feedback (
 )
 SELECT r.feedback_id, r.prompt_id, r.rating, r.created_at, r.image_filename, r.image_subfolder, r.image_type,
        r.comment, r.issues::jsonb, r.user_id, r.correlation_id, r.instance_id
-FROM jsonb_array_elements(:batch::jsonb) AS e,
-     jsonb_to_record(e -> 'row') AS r(
+FROM json_to_recordset(:batch::json) AS r(
         feedback_id text, prompt_id text, rating integer, created_at timestamp, image_filename text,
         image_subfolder text, image_type text, comment text, issues text, user_id text, correlation_id text,
         instance_id text)

@@ -10,8 +10,7 @@ SELECT r.prompt_id, r.status, r.status_rank, r.updated_at, r.correlation_id, r.c
        r.queued_at, r.started_at, r.finished_at, r.queue_wait_seconds, r.execution_seconds, r.queue_position,
        r.node_count, r.error_id, r.category, r.failing_node_id, r.failing_node_class, r.inputs::jsonb,
        r.outputs::jsonb, r.comfyui_version, r.extension_version, r.workflow_hash
-FROM jsonb_array_elements(:batch::jsonb) AS e,
-     jsonb_to_record(e -> 'row') AS r(
+FROM json_to_recordset(:batch::json) AS r(
         prompt_id text, status text, status_rank integer, updated_at timestamp, correlation_id text,
         client_id text, instance_id text, queued_at timestamp, started_at timestamp, finished_at timestamp,
         queue_wait_seconds double precision, execution_seconds double precision, queue_position integer,
