@@ -9,7 +9,10 @@ single inputs miss: ``Class.width×height`` (pixels) and ``…×batch_size``.
 
 ``DriverIndex`` builds per-feature value histograms once (one pass over the prompts); each pattern's search then
 costs O(distinct values) per feature. Numbers with many distinct values are binned into ``MAX_THRESHOLDS``
-quantile thresholds. Inputs that are random by design (seeds) are skipped.
+quantile thresholds. Inputs that are random by design (seeds) are skipped. A numeric feature's per-bin counts are
+kept as numpy arrays (per fingerprint), so one pattern's threshold search is a few vector operations: they score
+every threshold at once and only the near-best candidates are re-scored exactly by ``_split`` (in the original
+order, so ties break as before and the answer does not depend on float rounding in the vector pass).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 __all__ = ["PromptSample", "DriverIndex", "find_drivers"]
 
@@ -46,6 +51,10 @@ class _Feature:
     kind: str  # numeric | derived | categorical | presence
     hist: dict[Any, Counter[str | None]]  # value (or threshold bin) → fingerprints of the prompts with it
     total: int = 0
+    values: list[Any] | None = None  # numeric: the sorted bin values
+    n_ge: Any = None  # numeric: prompts with a value ≥ values[i] (suffix sums, numpy int64)
+    k_ge: dict[str | None, Any] | None = None  # numeric: per fingerprint, failures with a value ≥ values[i]
+    k_all: dict[str | None, int] | None = None  # per fingerprint: prompts of it having this feature
 
 
 @lru_cache(maxsize=4096)
@@ -113,7 +122,17 @@ class DriverIndex:
                     b = cuts[max(bisect_right(cuts, v) - 1, 0)]
                     binned.setdefault(b, Counter()).update(c)
                 hist = binned
-            self.features.append(_Feature(name, kind, hist, sum(sum(c.values()) for c in hist.values())))
+            feat = _Feature(name, kind, hist, sum(sum(c.values()) for c in hist.values()))
+            k_all: Counter[str | None] = Counter()
+            for c in hist.values():
+                k_all.update(c)
+            feat.k_all = dict(k_all)
+            if kind in ("numeric", "derived"):
+                values = sorted(hist)
+                feat.values = values
+                feat.n_ge = np.cumsum(np.array([sum(hist[v].values()) for v in values], dtype=np.int64)[::-1])[::-1]
+                feat.k_ge = {}  # filled per fingerprint on first use
+            self.features.append(feat)
 
     def drivers(self, fingerprint: str, *, limit: int = MAX_DRIVERS) -> list[dict[str, Any]]:
         if not self.fp_total.get(fingerprint):
@@ -127,27 +146,64 @@ class DriverIndex:
         return found[:limit]
 
     def _best(self, feat: _Feature, fp: str) -> dict[str, Any] | None:
+        k_all = feat.k_all.get(fp, 0) if feat.k_all is not None else sum(c[fp] for c in feat.hist.values())
         if feat.kind == "presence":
-            n_m = feat.total
-            k_m = sum(c[fp] for c in feat.hist.values())
-            return _split(feat, "present", True, n_m, k_m, self.n, self.fp_total[fp])
+            return _split(feat, "present", True, feat.total, k_all, self.n, self.fp_total[fp])
         n_all = feat.total
-        k_all = sum(c[fp] for c in feat.hist.values())
         best = None
         if feat.kind == "categorical":
+            if k_all < MIN_FAILURES:
+                return None
             for val, c in feat.hist.items():
                 d = _split(feat, "==", val, sum(c.values()), c[fp], n_all, k_all)
                 best = _better(best, d)
             return best
-        values = sorted(feat.hist)
-        n_ge = k_ge = 0
-        for i in range(len(values) - 1, 0, -1):  # threshold values[i]: matched are ≥ it; the smallest is no split
-            c = feat.hist[values[i]]
-            n_ge += sum(c.values())
-            k_ge += c[fp]
-            best = _better(best, _split(feat, ">=", values[i], n_ge, k_ge, n_all, k_all))
-            best = _better(best, _split(feat, "<", values[i], n_all - n_ge, k_all - k_ge, n_all, k_all))
+        if k_all < MIN_FAILURES or k_all >= n_all or feat.values is None or len(feat.values) < 2:
+            return None
+        k_ge_all = feat.k_ge.get(fp)
+        if k_ge_all is None:
+            per_bin = np.array([feat.hist[v].get(fp, 0) for v in feat.values], dtype=np.int64)
+            k_ge_all = feat.k_ge[fp] = np.cumsum(per_bin[::-1])[::-1]
+        for i, op in _candidates(feat.n_ge[1:], k_ge_all[1:], n_all, k_all):
+            i += 1
+            n_ge, k_ge = int(feat.n_ge[i]), int(k_ge_all[i])
+            if op == ">=":
+                d = _split(feat, ">=", feat.values[i], n_ge, k_ge, n_all, k_all)
+            else:
+                d = _split(feat, "<", feat.values[i], n_all - n_ge, k_all - k_ge, n_all, k_all)
+            best = _better(best, d)
         return best
+
+
+def _candidates(n_ge: Any, k_ge: Any, n: int, k: int) -> list[tuple[int, str]]:
+    """The thresholds (index into the arrays, op) whose split may be the best, in the order the search used to
+    visit them (highest threshold first, ``≥`` before ``<``). A vector pass scores all of them; the few within a
+    hair of the best score (float rounding) are returned for exact scoring."""
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for op in (">=", "<"):
+        n_m = n_ge if op == ">=" else n - n_ge
+        k_m = k_ge if op == ">=" else k - k_ge
+        n_u, k_u = n - n_m, k - k_m
+        ok = (n_m > 0) & (k_m >= MIN_FAILURES) & (n_u > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate_m = np.where(ok, k_m / np.where(n_m > 0, n_m, 1), 0.0)
+            rate_u = np.where(ok, k_u / np.where(n_u > 0, n_u, 1), 0.0)
+            ok &= (rate_m - rate_u) >= MIN_RATE_GAIN
+            num = (k_m * (n_u - k_u) - (n_m - k_m) * k_u).astype(np.float64)
+            den = (n_m * n_u).astype(np.float64) * float(k * (n - k))
+            chi2 = np.where(ok, n * num * num / np.where(ok, den, 1.0), -1.0)
+        ok &= chi2 >= MIN_CHI2 * (1 - 1e-9)
+        out.append((ok, chi2))
+    (ok_ge, chi_ge), (ok_lt, chi_lt) = out
+    if not (ok_ge.any() or ok_lt.any()):
+        return []
+    top = max(chi_ge[ok_ge].max(initial=-1.0), chi_lt[ok_lt].max(initial=-1.0))
+    near = top - max(1.01e-6, 1e-9 * top)  # scores are compared rounded to 6 decimals: keep every possible tie
+    keep_ge = ok_ge & (chi_ge >= near)
+    keep_lt = ok_lt & (chi_lt >= near)
+    found = [(int(i), ">=") for i in np.nonzero(keep_ge)[0]] + [(int(i), "<") for i in np.nonzero(keep_lt)[0]]
+    found.sort(key=lambda t: (-t[0], t[1] != ">="))
+    return found
 
 
 def _better(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
