@@ -19,7 +19,7 @@ from ..telemetry.context import emit
 from ..telemetry.events import FeedbackEvent, new_id
 from ._http import BadRequest, check_access, json_error, json_ok, parse_window, read_json, run_blocking
 
-__all__ = ["add_routes", "parse_feedback", "summarize_quality"]
+__all__ = ["add_routes", "parse_feedback", "summarize_quality", "recent_outputs"]
 
 BINS = 10
 
@@ -111,6 +111,17 @@ def summarize_quality(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def recent_outputs(scored: list[dict[str, Any]], rated: list[dict[str, Any]], limit: int = 200) -> list[dict[str, Any]]:
+    """Per prompt: its mean quality score and mean user rating (either may be null), for the panel's outputs."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in scored[:limit]:
+        out[r["prompt_id"]] = {"prompt_id": r["prompt_id"], "score": r.get("score"), "rating": r.get("rating")}
+    for r in rated:
+        entry = out.setdefault(r["prompt_id"], {"prompt_id": r["prompt_id"], "score": None, "rating": None})
+        entry["rating"] = round(float(r["rating"]), 2) if r.get("rating") is not None else None
+    return list(out.values())[:limit]
+
+
 def add_routes(routes: web.RouteTableDef, get_rt: Any) -> None:
     async def _store(rt: Any, fb: dict[str, Any], *, require_known: bool) -> tuple[str, str | None] | web.Response:
         rec = await run_blocking(rt.reader.get_generation, fb["prompt_id"])
@@ -180,7 +191,8 @@ def add_routes(routes: web.RouteTableDef, get_rt: Any) -> None:
         since = until - timedelta(seconds=window)
         params = {"since": _ts(since), "until": _ts(until), "limit": 20_000}
         rows = await run_blocking(rt.reader.query, "quality_by_prompt", params)
-        return json_ok({"window_seconds": window, **summarize_quality(rows)})
+        rated = await run_blocking(rt.reader.query, "feedback_recent", {"since": params["since"], "limit": 200})
+        return json_ok({"window_seconds": window, **summarize_quality(rows), "recent": recent_outputs(rows, rated)})
 
 
 def _ts(dt: datetime) -> str:

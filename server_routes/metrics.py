@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
 
-from ._http import json_ok
+from ._http import json_ok, run_blocking
 from ._query import analytics_call, guarded, instance_param, name_param, window_param
 
 __all__ = ["add_routes"]
@@ -16,6 +17,12 @@ async def success_rate(request: web.Request, rt: Any, loopback: bool) -> web.Res
     window, seconds = window_param(request, "24h")
     op, inst = name_param(request, "operation_type"), instance_param(request)
     body = await analytics_call(rt, lambda a: a.success_rate(seconds, window=window, operation_type=op, instance=inst))
+    since = (datetime.now(timezone.utc) - timedelta(seconds=seconds)).replace(tzinfo=None)
+    try:
+        seen = await run_blocking(rt.reader.query, "instances_seen", {"since": since.isoformat(sep=" ")})
+    except Exception:  # noqa: BLE001 - the filter is a convenience; the rates above already answered
+        seen = []
+    body["instances"] = [{"instance_id": r["instance_id"], "prompts": int(r["prompts"])} for r in seen]
     return json_ok(body)
 
 
