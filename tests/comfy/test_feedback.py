@@ -31,6 +31,8 @@ def test_feedback_is_stored_and_joined_to_the_prompt(comfy):
                       "JOIN tower_prompts p ON p.prompt_id = f.prompt_id WHERE f.prompt_id = ? ORDER BY f.rating",
                       (rec["prompt_id"],)).fetchall()
     assert rows == [(2, None, "fb-corr-1"), (4, image["filename"], "fb-corr-1")]
+    recent = {r["prompt_id"]: r for r in comfy.get("/tower/quality/summary?window=1d").json()["recent"]}
+    assert recent[rec["prompt_id"]]["rating"] == 3.0
 
 
 def test_feedback_bad_input_is_rejected_cleanly(comfy):
