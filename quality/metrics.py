@@ -26,7 +26,7 @@ from ._checks import check_images
 from ._scratch import Scratch, scratch_for
 from .stencils import block_ratio, combine_moments, immerkaer_sum, luma, moments, pool_int, sharpness
 
-__all__ = ["MODES", "METRICS", "ImageMetrics", "image_metrics", "analysis_plan"]
+__all__ = ["MODES", "METRICS", "ImageMetrics", "image_metrics", "analysis_plan", "level_histogram"]
 
 MODES = ("float", "exact")
 METRICS = (
@@ -90,6 +90,30 @@ def analysis_plan(h: int, w: int, analysis_size: int | None) -> tuple[int, tuple
     return f, (max(3, min(h // f, round(h * s))), max(3, min(w // f, round(w * s))))
 
 
+def level_histogram(levels: torch.Tensor, *, sync_free: bool, scratch: Scratch | None = None) -> torch.Tensor:
+    """256-bin counts of truncated levels per image, flattened [B * 256] float64; ``levels`` clamped to 0..255.
+
+    ``sync_free`` (CUDA) uses ``index_add_``, because ``bincount`` reads the maximum back to size its output, a
+    host sync per band; on CPU ``bincount`` is faster (and uint8 input for one image cheaper still).
+    """
+    b = levels.shape[0]
+    if not sync_free and b == 1:
+        u8 = (
+            torch.empty(levels.shape, dtype=torch.uint8)
+            if scratch is None
+            else scratch.take(*levels.shape, dtype=torch.uint8)
+        )
+        return torch.bincount(u8.copy_(levels).view(-1), minlength=256).to(torch.float64)
+    idx = levels.to(torch.int64)
+    if b > 1:
+        idx += (torch.arange(b, device=idx.device) * 256).view(b, 1, 1)
+    if not sync_free:
+        return torch.bincount(idx.view(-1), minlength=256 * b).to(torch.float64)
+    hist = torch.zeros(256 * b, dtype=torch.float64, device=idx.device)
+    ones = torch.ones(1, dtype=torch.float64, device=idx.device).expand(idx.numel())
+    return hist.index_add_(0, idx.view(-1), ones)  # float64 counts stay exact for any band size
+
+
 class _Accumulator:
     """Sums for one group of images, fed band by band."""
 
@@ -149,22 +173,8 @@ class _Accumulator:
         yb2.add_(bl[:, core], alpha=-2.0)
         self.yb = self._merge(self.yb, moments(yb2, inplace=True))
         del planes, r, g, bl, rg, yb2
-        # 256-bin histogram of truncated levels. CPU: bincount (uint8 for one image). CUDA: index_add_, because
-        # bincount must read the maximum back to size its output (a host sync per band).
         lv = torch.clamp(gc, 0.0, 255.0, out=sc.take(b, rows, w))
-        if gc.device.type == "cpu" and b == 1:
-            u8 = sc.take(b, rows, w, dtype=torch.uint8).copy_(lv)
-            self.hist += torch.bincount(u8.view(-1), minlength=256).to(torch.float64)
-        else:
-            idx = lv.to(torch.int64)
-            if b > 1:
-                idx += (torch.arange(b, device=idx.device) * 256).view(b, 1, 1)
-            if gc.device.type == "cpu":
-                self.hist += torch.bincount(idx.view(-1), minlength=256 * b).to(torch.float64)
-            else:
-                ones = torch.ones(1, dtype=torch.float64, device=idx.device).expand(idx.numel())
-                self.hist.index_add_(0, idx.view(-1), ones)  # float64 counts stay exact for any band size
-            del idx
+        self.hist += level_histogram(lv, sync_free=gc.device.type != "cpu", scratch=sc)
         del lv
         c0, c1 = max(r0, 1), min(r1, h - 1)
         if c1 > c0:

@@ -82,3 +82,15 @@ def test_non_contiguous_input_is_handled() -> None:
     x = batch(photo("chelsea", (64, 64)), anime((64, 64)), photo("coffee", (64, 64)))
     view = x[::2, :, :, :]
     assert image_metrics(view).to_lists() == image_metrics(view.contiguous()).to_lists()
+
+
+def test_histogram_paths_agree_with_numpy() -> None:
+    """The CPU (bincount) and sync-free CUDA (index_add_) histogram paths both equal np.bincount, batched or not."""
+    from tower_sentinel.quality.metrics import level_histogram
+
+    rng = np.random.default_rng(9)
+    levels = torch.from_numpy(rng.integers(0, 256, (3, 17, 23)).astype(np.float32) + 0.7)
+    ref = np.concatenate([np.bincount(lv.astype(np.int64).ravel(), minlength=256) for lv in levels.numpy()])
+    for sync_free in (False, True):
+        assert level_histogram(levels, sync_free=sync_free).numpy().tolist() == ref.tolist()
+        assert level_histogram(levels[:1], sync_free=sync_free).numpy().tolist() == ref[:256].tolist()
