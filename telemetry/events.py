@@ -16,7 +16,8 @@ allocates and enqueues; the writer thread turns them into rows with ``to_row()``
 from __future__ import annotations
 
 import json
-import uuid
+import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -52,13 +53,16 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex chars, time-ordered (nanoseconds, then 64 random bits): appends at the end of the key indexes."""
+    return f"{time.time_ns():016x}{os.urandom(8).hex()}"
 
 
 def _ts(dt: datetime | None) -> str | None:
     """UTC timestamps as ISO text without offset: sorts lexically in SQLite, parses as TIMESTAMP in PostgreSQL."""
     if dt is None:
         return None
+    if dt.tzinfo is timezone.utc:  # the common case, without a second datetime object
+        return dt.isoformat(sep=" ", timespec="microseconds")[:26]
     if dt.tzinfo is not None:
         dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
     return dt.isoformat(sep=" ", timespec="microseconds")

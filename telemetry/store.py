@@ -125,7 +125,7 @@ class SQLiteStore:
         spool_rows = []
         for ev in events:
             row = ev.to_row()
-            by_kind.setdefault(ev.kind, []).append(_sqlite_params(row))
+            by_kind.setdefault(ev.kind, []).append(row)  # sqlite3 stores bools as 0/1 itself
             if self.spool_enabled:
                 spool_rows.append({"event_id": ev.event_id, "kind": ev.kind,
                                    "payload": json.dumps({"kind": ev.kind, "row": row}, default=str)})
@@ -208,10 +208,6 @@ class SQLiteStore:
 
     def get_stats(self) -> dict[str, Any]:
         return {"backend": "sqlite", "path": self.path, "spool_enabled": self.spool_enabled}
-
-
-def _sqlite_params(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (int(v) if isinstance(v, bool) else v) for k, v in row.items()}
 
 
 def _split(text: str) -> list[str]:
