@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -140,6 +141,7 @@ class PostgresStore:
         self.migrated = False
         self.batches_applied = 0
         self.rows_inserted = 0
+        self._counts_lock = threading.Lock()
 
     # --- connections ------------------------------------------------------------------------------------------
     @property
@@ -237,8 +239,9 @@ class PostgresStore:
                     inserted += max(cur.rowcount, 0)
             for rnd in prompt_rounds:
                 conn.execute(_pg_sql("ship_prompt"), {"batch": "[" + ",".join(rnd) + "]"})
-        self.batches_applied += 1
-        self.rows_inserted += inserted
+        with self._counts_lock:  # the shipper may apply shares of one batch on several threads
+            self.batches_applied += 1
+            self.rows_inserted += inserted
         return inserted
 
     # --- reads (SQLiteStore's API) ----------------------------------------------------------------------------

@@ -16,6 +16,11 @@ submitted only after the commit (and after the ``after_commit`` fault point), so
 exactly-once is unchanged: a crash before the delete leaves the batch spooled and its replay inserts nothing.
 While a backlog exists (a batch came back full) batches grow up to ``max_batch``; after a short batch or a failure
 they go back to ``batch_size``.
+
+A large batch's operation rows (the bulk, and free of ordering: each is its own key) are split over ``parallel``
+connections, each share in its own transaction, committed concurrently; prompts, errors, quality and feedback stay
+on the first connection in their order. The spool delete waits for every share's commit, so a failure in any share
+replays the whole batch, which the idempotent statements absorb.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class Shipper:
         *,
         batch_size: int = 5_000,
         max_batch: int = 20_000,
+        parallel: int = 2,
+        parallel_min: int = 4_000,
         idle_wait: float = 0.2,
         backoff_base: float = 0.1,
         backoff_cap: float = 1.0,
@@ -71,6 +78,10 @@ class Shipper:
         self.batch_size = batch_size
         self.max_batch = max(batch_size, max_batch)
         self._limit = batch_size
+        self.parallel = max(1, parallel)
+        self.parallel_min = parallel_min  # operation rows in a batch before they are split over connections
+        self._extra: list[Any] = []  # connections 2..parallel
+        self._apply_pool: ThreadPoolExecutor | None = None
         self._after = 0  # highest seq known committed to PostgreSQL (its delete may still be pending)
         self._io: ThreadPoolExecutor | None = None
         self._prefetch: tuple[int, int, Future[list[SpoolRecord]]] | None = None  # (after, limit, read)
@@ -121,6 +132,9 @@ class Shipper:
         io, self._io = self._io, None
         if io is not None:
             io.shutdown(wait=True, cancel_futures=True)
+        ap, self._apply_pool = self._apply_pool, None
+        if ap is not None:
+            ap.shutdown(wait=True, cancel_futures=True)
         self._prefetch = None
         self._close()
 
@@ -149,8 +163,7 @@ class Shipper:
                 self._prefetch = (records[-1][0], next_limit,
                                   self._io_pool().submit(self._spool.spool_batch, next_limit, records[-1][0]))
             t1 = self._clock()
-            with self._watchdog(conn):
-                inserted = self._pg.apply_records(records, conn)
+            inserted = self._apply(conn, records)
             t2 = self._clock()
             if self._fault is not None:
                 self._fault("after_commit")
@@ -170,6 +183,50 @@ class Shipper:
         self.last_ship_at = self._clock()
         self.spool_depth = max(0, self.spool_depth - len(records))
         return len(records)
+
+    def _apply(self, conn: Any, records: list[SpoolRecord]) -> int:
+        """Apply one batch: on ``conn`` alone, or with its operation rows shared out over extra connections."""
+        ops = [r for r in records if r[2] == "operation"] if self.parallel > 1 else []
+        if len(ops) < self.parallel_min:
+            with self._watchdog(conn):
+                return self._pg.apply_records(records, conn)
+        rest = [r for r in records if r[2] != "operation"]
+        n = self.parallel
+        share = -(-(len(records)) // n)  # balance whole shares; the first also carries the ordered kinds
+        first = max(0, share - len(rest))
+        parts = [rest + ops[:first]]
+        step = max(1, -(-(len(ops) - first) // (n - 1)))
+        parts += [ops[k:k + step] for k in range(first, len(ops), step)]
+        extra = self._extra_connections(len(parts) - 1)
+        if self._apply_pool is None:
+            self._apply_pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="tower-ship-apply")
+        futs = [self._apply_pool.submit(self._apply_part, c, part) for c, part in zip(extra, parts[1:], strict=True)]
+        inserted = 0
+        error: BaseException | None = None
+        try:
+            inserted += self._apply_part(conn, parts[0])
+        except BaseException as exc:  # noqa: BLE001 - wait for the other shares before raising
+            error = exc
+        for fut in futs:
+            try:
+                inserted += fut.result()
+            except BaseException as exc:  # noqa: BLE001
+                error = error or exc
+        if error is not None:
+            raise error
+        return inserted
+
+    def _apply_part(self, conn: Any, part: list[SpoolRecord]) -> int:
+        if not part:
+            return 0
+        with self._watchdog(conn):
+            return self._pg.apply_records(part, conn)
+
+    def _extra_connections(self, k: int) -> list[Any]:
+        self._extra = [c for c in self._extra if not c.closed]
+        while len(self._extra) < k:
+            self._extra.append(self._pg.connect(autocommit=True))
+        return self._extra[:k]
 
     def _io_pool(self) -> ThreadPoolExecutor:
         if self._io is None:
@@ -242,6 +299,12 @@ class Shipper:
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
+        extra, self._extra = self._extra, []
+        for c in extra:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001, S110 - see below
+                pass
         if conn is not None:
             try:
                 conn.close()
