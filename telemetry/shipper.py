@@ -192,11 +192,14 @@ class Shipper:
                 return self._pg.apply_records(records, conn)
         rest = [r for r in records if r[2] != "operation"]
         n = self.parallel
-        share = -(-(len(records)) // n)  # balance whole shares; the first also carries the ordered kinds
-        first = max(0, share - len(rest))
-        parts = [rest + ops[:first]]
-        step = max(1, -(-(len(ops) - first) // (n - 1)))
-        parts += [ops[k:k + step] for k in range(first, len(ops), step)]
+        # Shares by event id, so a repeated id always lands in one share (two transactions inserting the same keys
+        # in opposite orders could deadlock); the first share also carries the ordered kinds, so it takes fewer ops.
+        to_first = max(0.0, (len(records) / n - len(rest)) / len(ops))
+        buckets: list[list[SpoolRecord]] = [[] for _ in range(n)]
+        for r in ops:
+            h = hash(r[1]) & 0x7FFFFFFF
+            buckets[0 if (h % 10_007) < to_first * 10_007 else 1 + (h // 10_007) % (n - 1)].append(r)
+        parts = [rest + buckets[0], *buckets[1:]]
         extra = self._extra_connections(len(parts) - 1)
         if self._apply_pool is None:
             self._apply_pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="tower-ship-apply")
