@@ -3,7 +3,8 @@
 Every number comes from named queries (``sql/<dialect>/analytics_*.sql``) run through the store's
 ``query(name, params)``, so SQLite and PostgreSQL give the same answers: SQL does the filtering and grouping,
 Python does what dialects disagree on (percentile interpolation, string ordering, rounding). Percentiles are
-``PERCENTILE_CONT``: the queries return only the ranks around p50/p95 and ``_percentile`` interpolates.
+``PERCENTILE_CONT``: a durations query reads its covering index once and returns each group's values as one
+exact text list (no sort, no window functions in SQL); numpy sorts them and ``_percentile`` interpolates.
 Failure patterns add what SQL cannot: trends, "new since the last update", input drivers and a suggested action
 (``drivers`` and ``actions`` modules). Times in answers are ISO 8601 UTC with a ``Z``.
 """
@@ -17,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import numpy as np
 
 from .actions import recommendation, suggest_action
 from .drivers import DriverIndex, PromptSample
@@ -56,28 +59,35 @@ def _r(x: Any) -> float | None:
     return None if x is None else round(float(x), _NDIGITS)
 
 
-def _percentile(ranks: dict[int, float], n: int, p: float) -> float:
-    """PERCENTILE_CONT(p) from the values at 1-based ranks around p*(n-1)."""
+def _percentile(ranks: Any, n: int, p: float) -> float:
+    """PERCENTILE_CONT(p) of ``n`` sorted values (0-based ``ranks[i]``): linear between the ranks around p*(n-1)."""
     h = p * (n - 1)
     lo = math.floor(h)
-    a = ranks[lo + 1]
-    if lo + 2 > n:
+    a = float(ranks[lo])
+    if lo + 1 >= n:
         return a
-    return a + (h - lo) * (ranks[lo + 2] - a)
+    return a + (h - lo) * (float(ranks[lo + 1]) - a)
 
 
-def _summaries(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Rows (grp, n, avg_v, max_v, rn, v) of a durations query → {grp: {count, avg, p50, p95, max}}."""
-    groups: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        g = groups.setdefault(row["grp"], {"n": int(row["n"]), "avg": row["avg_v"], "max": row["max_v"], "ranks": {}})
-        g["ranks"][int(row["rn"])] = float(row["v"])
-    out = {}
-    for grp, g in groups.items():
-        n = g["n"]
-        out[grp] = {"count": n, "avg": _r(g["avg"]), "p50": _r(_percentile(g["ranks"], n, 0.5)),
-                    "p95": _r(_percentile(g["ranks"], n, 0.95)), "max": _r(g["max"])}
-    return out
+def _values(text: Any) -> Any:
+    """A comma-separated list of durations (a durations query's aggregate) as a sorted float array."""
+    if not text:
+        return None
+    arr = np.array(str(text).split(","), dtype=np.float64)
+    arr.sort()
+    return arr
+
+
+def _summary(values: Any) -> dict[str, Any]:
+    """count, avg, p50, p95 and max of sorted values (None or empty: the empty summary).
+
+    The mean is ``math.fsum`` (exactly rounded, independent of the order rows came in), so both backends agree
+    to the bit on the same values."""
+    if values is None or not len(values):
+        return dict(_EMPTY_SUMMARY)
+    n = len(values)
+    return {"count": n, "avg": _r(math.fsum(values.tolist()) / n), "p50": _r(_percentile(values, n, 0.5)),
+            "p95": _r(_percentile(values, n, 0.95)), "max": _r(values[-1])}
 
 
 _EMPTY_SUMMARY = {"count": 0, "avg": None, "p50": None, "p95": None, "max": None}
@@ -123,10 +133,16 @@ class Analytics:
                   instance: str | None = None) -> dict[str, Any]:
         since, until = self._window(window_s)
         p = {"since": db_ts(since), "until": db_ts(until), "operation_type": operation_type, "instance": instance}
-        ops = _summaries(self.store.query("analytics_durations_ops", p))
-        nodes = _summaries(self.store.query("analytics_durations_nodes", p))
-        cached = {r["node_class"]: int(r["n_cached"]) for r in self.store.query("analytics_node_cached", p)}
-        prompts = _summaries(self.store.query("analytics_durations_prompts", p))
+        ops = {r["grp"]: _summary(_values(r["vals"])) for r in self.store.query("analytics_durations_ops", p)}
+        nodes, cached = {}, {}
+        for r in self.store.query("analytics_durations_nodes", p):
+            vals = _values(r["vals"])
+            if vals is not None:
+                nodes[r["grp"]] = _summary(vals)
+            if int(r["n_cached"] or 0):
+                cached[r["grp"]] = int(r["n_cached"])
+        rows = self.store.query("analytics_durations_prompts", p)
+        prompts = {k: _summary(_values(rows[0][k] if rows else None)) for k in ("queue_wait", "execution")}
         node_rows = []
         for cls in set(nodes) | set(cached):
             s = nodes.get(cls, _EMPTY_SUMMARY)
@@ -136,8 +152,7 @@ class Analytics:
         return {**self._head(window, since, until),
                 "operation_types": [{"operation_type": k, **ops[k]} for k in sorted(ops)],
                 "node_classes": node_rows[:MAX_NODE_CLASSES],
-                "prompts": {"queue_wait": prompts.get("queue_wait", dict(_EMPTY_SUMMARY)),
-                            "execution": prompts.get("execution", dict(_EMPTY_SUMMARY))}}
+                "prompts": prompts}
 
     # --- errors -----------------------------------------------------------------------------------------------
     def error_categories(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -191,15 +206,22 @@ class Analytics:
             count, prev = int(row["count"]), int(row["previous_count"] or 0)
             ever = first_ever.get(fp, row["first_seen"])
             drivers = index.drivers(fp)
-            example = self._example(fp, p)
+            ex_row = self._example_row(fp, p)
+            if ex_row is not None:
+                parts = ex_row  # the fingerprint hashes exception type, node class and template: one row has them
+            elif fp.startswith("category="):
+                got = self.store.query("analytics_pattern_unfingerprinted", {**p, "category": row["category"]})
+                parts = got[0] if got else {}
+            else:
+                parts = {}
             pattern = {
                 "fingerprint": fp, "category": row["category"], "severity": row["severity"],
-                "exception_type": row["exception_type"], "node_class": row["node_class"],
-                "template": row["template"], "count": count, "prompts_affected": int(row["prompts_affected"] or 0),
+                "exception_type": parts.get("exception_type"), "node_class": parts.get("node_class"),
+                "template": parts.get("template"), "count": count, "prompts_affected": int(row["prompts_affected"] or 0),
                 "first_seen": iso(row["first_seen"]), "last_seen": iso(row["last_seen"]),
                 "first_seen_ever": iso(ever), "previous_count": prev, **_trend(count, prev),
                 "new_since_update": bool(update and ever is not None and str(ever) >= update["_at_raw"]),
-                "introduced_in": _pair_at(pairs, ever), "drivers": drivers, "example": example,
+                "introduced_in": _pair_at(pairs, ever), "drivers": drivers, "example": _example(ex_row),
             }
             pattern["suggested_action"] = suggest_action(pattern)
             patterns.append(pattern)
@@ -241,14 +263,9 @@ class Analytics:
         rows = self.store.query("analytics_prompt_inputs", {**p, "limit": self.prompt_sample})
         return [PromptSample(r["inputs"], r["fingerprint"]) for r in rows if isinstance(r.get("inputs"), dict)]
 
-    def _example(self, fingerprint: str, p: dict[str, Any]) -> dict[str, Any] | None:
+    def _example_row(self, fingerprint: str, p: dict[str, Any]) -> dict[str, Any] | None:
         rows = self.store.query("analytics_pattern_example", {**p, "fingerprint": fingerprint})
-        if not rows:
-            return None
-        r = rows[0]
-        return {"error_id": r["error_id"], "prompt_id": r["prompt_id"], "timestamp": iso(r["timestamp"]),
-                "message": r["message"], "node_id": r["node_id"],
-                "inputs": r["inputs"] if isinstance(r.get("inputs"), dict) else None}
+        return rows[0] if rows else None
 
     def _quality(self, p: dict[str, Any]) -> dict[str, Any]:
         rows = self.store.query("analytics_quality_summary", p)
@@ -312,6 +329,14 @@ class _VersionHistory:
 
 _EPOCH = "0001-01-01 00:00:00.000000"
 _VERSIONS = _VersionHistory()
+
+
+def _example(r: dict[str, Any] | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {"error_id": r["error_id"], "prompt_id": r["prompt_id"], "timestamp": iso(r["timestamp"]),
+            "message": r["message"], "node_id": r["node_id"],
+            "inputs": r["inputs"] if isinstance(r.get("inputs"), dict) else None}
 
 
 def _top(counter: Counter[str], n: int = 10) -> list[tuple[str, int]]:

@@ -1,20 +1,11 @@
--- Executed (not cached) successful node runs per node class, same shape as analytics_durations_ops; cached
--- runs are counted by analytics_node_cached.
-WITH d AS (
-    SELECT COALESCE(node_class, '?') AS grp, duration_seconds AS v
-    FROM anime_operation_metrics
-    WHERE operation_type = 'node_execution'
-      AND start_time >= CAST(:since AS TIMESTAMP) AND start_time < CAST(:until AS TIMESTAMP)
-      AND success = TRUE AND duration_seconds IS NOT NULL AND COALESCE(cached, FALSE) = FALSE
-      AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
-), r AS (
-    SELECT grp, v,
-           ROW_NUMBER() OVER (PARTITION BY grp ORDER BY v) AS rn,
-           COUNT(*) OVER (PARTITION BY grp) AS n,
-           AVG(v) OVER (PARTITION BY grp) AS avg_v,
-           MAX(v) OVER (PARTITION BY grp) AS max_v
-    FROM d
-)
-SELECT grp, n, avg_v, max_v, rn, v FROM r
-WHERE rn BETWEEN FLOOR(0.5 * (n - 1)) AND FLOOR(0.5 * (n - 1)) + 3
-   OR rn BETWEEN FLOOR(0.95 * (n - 1)) AND FLOOR(0.95 * (n - 1)) + 3
+-- Node runs per node class in [since, until): the durations of executed (not cached) successful runs as text
+-- (like analytics_durations_ops) and the number of cached runs.
+SELECT COALESCE(node_class, '?') AS grp,
+       string_agg(CAST(duration_seconds AS TEXT), ',')
+           FILTER (WHERE success = TRUE AND duration_seconds IS NOT NULL AND COALESCE(cached, FALSE) = FALSE) AS vals,
+       COUNT(*) FILTER (WHERE cached = TRUE) AS n_cached
+FROM anime_operation_metrics
+WHERE operation_type = 'node_execution'
+  AND start_time >= CAST(:since AS TIMESTAMP) AND start_time < CAST(:until AS TIMESTAMP)
+  AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
+GROUP BY COALESCE(node_class, '?')

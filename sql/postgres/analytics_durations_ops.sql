@@ -1,20 +1,10 @@
--- Successful operations' durations per operation type: n, avg, max and the rows around p50/p95 (ranks
--- floor(p*(n-1)) .. +3; the caller interpolates like PERCENTILE_CONT). FLOOR keeps the ranks of the SQLite twin.
-WITH d AS (
-    SELECT operation_type AS grp, duration_seconds AS v
-    FROM anime_operation_metrics
-    WHERE start_time >= CAST(:since AS TIMESTAMP) AND start_time < CAST(:until AS TIMESTAMP)
-      AND success = TRUE AND duration_seconds IS NOT NULL
-      AND (CAST(:operation_type AS TEXT) IS NULL OR operation_type = :operation_type)
-      AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
-), r AS (
-    SELECT grp, v,
-           ROW_NUMBER() OVER (PARTITION BY grp ORDER BY v) AS rn,
-           COUNT(*) OVER (PARTITION BY grp) AS n,
-           AVG(v) OVER (PARTITION BY grp) AS avg_v,
-           MAX(v) OVER (PARTITION BY grp) AS max_v
-    FROM d
-)
-SELECT grp, n, avg_v, max_v, rn, v FROM r
-WHERE rn BETWEEN FLOOR(0.5 * (n - 1)) AND FLOOR(0.5 * (n - 1)) + 3
-   OR rn BETWEEN FLOOR(0.95 * (n - 1)) AND FLOOR(0.95 * (n - 1)) + 3
+-- Successful operations' durations per operation type in [since, until): one row per type with every duration
+-- as text (float8 output is shortest round-trip, so the caller reads back the exact doubles SQLite gives); the
+-- caller sorts them and computes count, avg, p50, p95 (PERCENTILE_CONT) and max, as for the SQLite twin.
+SELECT operation_type AS grp, string_agg(CAST(duration_seconds AS TEXT), ',') AS vals
+FROM anime_operation_metrics
+WHERE start_time >= CAST(:since AS TIMESTAMP) AND start_time < CAST(:until AS TIMESTAMP)
+  AND success = TRUE AND duration_seconds IS NOT NULL
+  AND (CAST(:operation_type AS TEXT) IS NULL OR operation_type = :operation_type)
+  AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
+GROUP BY operation_type

@@ -1,8 +1,9 @@
 -- Errors grouped by fingerprint over [prev_since, until): counts in the window [since, until) and in the
--- previous window [prev_since, since). Rows without a fingerprint group by category.
+-- previous window [prev_since, since). Rows without a fingerprint group by category. Reads only the
+-- (timestamp, fingerprint, category, severity, prompt_id) covering index; exception type, node class and template
+-- (parts of the fingerprint) come from analytics_pattern_example for the patterns reported.
 SELECT COALESCE(fingerprint, 'category=' || category) AS fingerprint,
-       MAX(category) AS category, MAX(severity) AS severity, MAX(exception_type) AS exception_type,
-       MAX(node_class) AS node_class, MAX(template) AS template,
+       MAX(category) AS category, MAX(severity) AS severity,
        SUM(CASE WHEN timestamp >= CAST(:since AS TIMESTAMP) THEN 1 ELSE 0 END) AS count,
        SUM(CASE WHEN timestamp < CAST(:since AS TIMESTAMP) THEN 1 ELSE 0 END) AS previous_count,
        COUNT(DISTINCT CASE WHEN timestamp >= CAST(:since AS TIMESTAMP) THEN prompt_id END) AS prompts_affected,

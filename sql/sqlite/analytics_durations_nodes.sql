@@ -1,20 +1,12 @@
--- Executed (not cached) successful node runs per node class, same shape as analytics_durations_ops; cached
--- runs are counted by analytics_node_cached.
-WITH d AS (
-    SELECT COALESCE(node_class, '?') AS grp, duration_seconds AS v
-    FROM anime_operation_metrics
-    WHERE operation_type = 'node_execution'
-      AND start_time >= :since AND start_time < :until
-      AND success = 1 AND duration_seconds IS NOT NULL AND COALESCE(cached, 0) = 0
-      AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
-), r AS (
-    SELECT grp, v,
-           ROW_NUMBER() OVER (PARTITION BY grp ORDER BY v) AS rn,
-           COUNT(*) OVER (PARTITION BY grp) AS n,
-           AVG(v) OVER (PARTITION BY grp) AS avg_v,
-           MAX(v) OVER (PARTITION BY grp) AS max_v
-    FROM d
-)
-SELECT grp, n, avg_v, max_v, rn, v FROM r
-WHERE rn BETWEEN CAST(0.5 * (n - 1) AS INTEGER) AND CAST(0.5 * (n - 1) AS INTEGER) + 3
-   OR rn BETWEEN CAST(0.95 * (n - 1) AS INTEGER) AND CAST(0.95 * (n - 1) AS INTEGER) + 3
+-- Node runs per node class in [since, until): the durations of executed (not cached) successful runs as text
+-- (like analytics_durations_ops) and the number of cached runs. One read of the (operation_type, start_time,
+-- node_class, success, cached, duration_seconds, instance_id) covering index.
+SELECT COALESCE(node_class, '?') AS grp,
+       group_concat(CASE WHEN success = 1 AND duration_seconds IS NOT NULL AND COALESCE(cached, 0) = 0
+                         THEN printf('%!.17g', duration_seconds) END) AS vals,
+       SUM(CASE WHEN cached = 1 THEN 1 ELSE 0 END) AS n_cached
+FROM anime_operation_metrics INDEXED BY idx_aom_nodes
+WHERE operation_type = 'node_execution'
+  AND start_time >= :since AND start_time < :until
+  AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
+GROUP BY COALESCE(node_class, '?')

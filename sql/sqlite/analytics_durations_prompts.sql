@@ -1,20 +1,8 @@
--- Prompts queued in [since, until): queue wait and execution time as two groups, same shape as analytics_durations_ops.
-WITH d AS (
-    SELECT 'queue_wait' AS grp, queue_wait_seconds AS v FROM tower_prompts
-    WHERE queued_at >= :since AND queued_at < :until AND queue_wait_seconds IS NOT NULL
-      AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
-    UNION ALL
-    SELECT 'execution' AS grp, execution_seconds AS v FROM tower_prompts
-    WHERE queued_at >= :since AND queued_at < :until AND execution_seconds IS NOT NULL
-      AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
-), r AS (
-    SELECT grp, v,
-           ROW_NUMBER() OVER (PARTITION BY grp ORDER BY v) AS rn,
-           COUNT(*) OVER (PARTITION BY grp) AS n,
-           AVG(v) OVER (PARTITION BY grp) AS avg_v,
-           MAX(v) OVER (PARTITION BY grp) AS max_v
-    FROM d
-)
-SELECT grp, n, avg_v, max_v, rn, v FROM r
-WHERE rn BETWEEN CAST(0.5 * (n - 1) AS INTEGER) AND CAST(0.5 * (n - 1) AS INTEGER) + 3
-   OR rn BETWEEN CAST(0.95 * (n - 1) AS INTEGER) AND CAST(0.95 * (n - 1) AS INTEGER) + 3
+-- Prompts queued in [since, until): queue waits and execution times as text, one row each (like
+-- analytics_durations_ops). One read of the (queued_at, status, queue_wait_seconds, execution_seconds,
+-- instance_id) covering index.
+SELECT group_concat(CASE WHEN queue_wait_seconds IS NOT NULL THEN printf('%!.17g', queue_wait_seconds) END) AS queue_wait,
+       group_concat(CASE WHEN execution_seconds IS NOT NULL THEN printf('%!.17g', execution_seconds) END) AS execution
+FROM tower_prompts INDEXED BY idx_tp_window
+WHERE queued_at >= :since AND queued_at < :until
+  AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
