@@ -36,8 +36,11 @@ class TowerTestImage:
         else:
             ys = torch.linspace(0, 1, height).view(1, height, 1, 1)
             xs = torch.linspace(0, 1, width).view(1, 1, width, 1)
-            checker = ((torch.arange(height).view(-1, 1) // 8 + torch.arange(width).view(1, -1) // 8) % 2).float()
-            img = (0.3 * ys + 0.3 * xs + 0.4 * checker.view(1, height, width, 1)).expand(batch_size, height, width, 3)
+            # smooth texture (no 8-px grid, which would read as JPEG blockiness)
+            yy = torch.arange(height, dtype=torch.float32).view(-1, 1)
+            xx = torch.arange(width, dtype=torch.float32).view(1, -1)
+            texture = 0.5 + 0.5 * torch.sin(2 * torch.pi * xx / 11) * torch.sin(2 * torch.pi * yy / 13)
+            img = (0.3 * ys + 0.3 * xs + 0.4 * texture.view(1, height, width, 1)).expand(batch_size, height, width, 3)
             img = img * torch.tensor([1.0, 0.7, 0.4]).view(1, 1, 1, 3)
             if kind == "noise":
                 img = img + 0.1 * torch.randn(batch_size, height, width, 3, generator=g)
