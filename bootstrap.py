@@ -106,7 +106,8 @@ def _queue_check(server: Any) -> dict[str, Any]:
 def _hooks_check(capture: Capture) -> dict[str, Any]:
     failed = {k: v for k, v in capture.hooks.items() if v != "ok"}
     status = "degraded" if failed or capture.errors else "ok"
-    return {"status": status, "attached": capture.hooks, "errors": capture.errors}
+    return {"status": status, "attached": capture.hooks, "errors": capture.errors,
+            "lifecycle_api": capture.lifecycle_api}
 
 
 def _broadcast_outcomes(server: Any, events: Sequence[Event]) -> None:

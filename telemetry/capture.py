@@ -149,6 +149,7 @@ class Capture:
         self.comfyui_version = comfyui_version
         self.extension_version = extension_version
         self.hooks: dict[str, str] = {}
+        self.lifecycle_api = False
         self.errors: dict[str, int] = {}
         self._logged: set[str] = set()
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
@@ -168,7 +169,8 @@ class Capture:
                                                            "traceback": traceback.format_exc(limit=5)})
 
     def get_stats(self) -> dict[str, Any]:
-        return {"hooks": dict(self.hooks), "errors": dict(self.errors), "pending": len(self._pending)}
+        return {"hooks": dict(self.hooks), "errors": dict(self.errors), "pending": len(self._pending),
+                "lifecycle_api": self.lifecycle_api}
 
     # --- attach -----------------------------------------------------------------------------------------------
     def attach(self, server: Any) -> dict[str, str]:
@@ -183,6 +185,12 @@ class Capture:
         self._attach("queue_delete", lambda: (self._wrap(pq, "delete_queue_item", self._wrap_delete),
                                               self._wrap(pq, "wipe_queue", self._wrap_delete)))
         self._attach("node_timing", self._attach_progress)
+        try:  # the official lifecycle API (ComfyUI PR #15342) is not in 0.3.64/0.3.75; report whether it is here
+            from comfy_api.latest import ExecutionLifecycle  # noqa: F401
+
+            self.lifecycle_api = True
+        except Exception:  # noqa: BLE001
+            self.lifecycle_api = False
         return dict(self.hooks)
 
     def _attach(self, name: str, fn: Any) -> None:
