@@ -18,7 +18,7 @@ pytestmark = pytest.mark.pg
 
 
 def test_racing_instances_migrate_once(pg_dsn):
-    """Eight instances starting together apply migration 001 exactly once (advisory lock)."""
+    """Eight instances starting together apply the migrations exactly once (advisory lock)."""
     stores = [PostgresStore(pg_dsn) for _ in range(8)]
     results: list[list[int]] = []
     barrier = threading.Barrier(len(stores))
@@ -32,7 +32,9 @@ def test_racing_instances_migrate_once(pg_dsn):
         t.start()
     for t in threads:
         t.join(60)
-    assert sorted(results) == [[]] * 7 + [[1]]
+    from tower_sentinel.telemetry.sqlfiles import migrations
+
+    assert sorted(results) == [[]] * 7 + [[v for v, _name, _text in migrations("postgres")]]
     names = {r["indexname"] for r in stores[0].query_text("SELECT indexname FROM pg_indexes")}
     assert {"idx_operation_type_time", "idx_success_time", "idx_category_timestamp", "idx_severity_resolved"} <= names
 
