@@ -11,6 +11,7 @@ Failure patterns add what SQL cannot: trends, "new since the last update", input
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import weakref
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .actions import recommendation, suggest_action
-from .drivers import DriverIndex, PromptSample
+from .drivers import DriverIndex, sample_features
 
 __all__ = ["Analytics", "iso", "db_ts"]
 
@@ -70,10 +71,15 @@ def _percentile(ranks: Any, n: int, p: float) -> float:
 
 
 def _values(text: Any) -> Any:
-    """A comma-separated list of durations (a durations query's aggregate) as a sorted float array."""
+    """A comma-separated list of durations (a durations query's aggregate) as a float array (None when empty)."""
     if not text:
         return None
-    arr = np.array(str(text).split(","), dtype=np.float64)
+    return np.array(str(text).split(","), dtype=np.float64)
+
+
+def _merged(arrays: list[Any]) -> Any:
+    """Value arrays of one group, merged and sorted."""
+    arr = np.concatenate(arrays) if len(arrays) > 1 else arrays[0].copy()
     arr.sort()
     return arr
 
@@ -133,16 +139,26 @@ class Analytics:
                   instance: str | None = None) -> dict[str, Any]:
         since, until = self._window(window_s)
         p = {"since": db_ts(since), "until": db_ts(until), "operation_type": operation_type, "instance": instance}
-        ops = {r["grp"]: _summary(_values(r["vals"])) for r in self.store.query("analytics_durations_ops", p)}
-        nodes, cached = {}, {}
-        for r in self.store.query("analytics_durations_nodes", p):
-            vals = _values(r["vals"])
-            if vals is not None:
-                nodes[r["grp"]] = _summary(vals)
-            if int(r["n_cached"] or 0):
-                cached[r["grp"]] = int(r["n_cached"])
+        by_op: dict[str, list[Any]] = {}
+        by_node: dict[str, list[Any]] = {}
+        cached: Counter[str] = Counter()
+        for r in self.store.query("analytics_durations", p):
+            op, vals, cvals = r["op"], _values(r["vals"]), _values(r["cached_vals"])
+            if operation_type is None or op == operation_type:
+                by_op.setdefault(op, []).extend(v for v in (vals, cvals) if v is not None)
+            if op == "node_execution":
+                cls = r["node_class"] if r["node_class"] is not None else "?"
+                if vals is not None:
+                    by_node.setdefault(cls, []).append(vals)
+                if int(r["n_cached"] or 0):
+                    cached[cls] += int(r["n_cached"])
+        ops = {k: _summary(_merged(v)) for k, v in by_op.items() if v}
+        nodes = {k: _summary(_merged(v)) for k, v in by_node.items()}
         rows = self.store.query("analytics_durations_prompts", p)
-        prompts = {k: _summary(_values(rows[0][k] if rows else None)) for k in ("queue_wait", "execution")}
+        prompts = {}
+        for k in ("queue_wait", "execution"):
+            vals = _values(rows[0][k] if rows else None)
+            prompts[k] = _summary(None if vals is None else _merged([vals]))
         node_rows = []
         for cls in set(nodes) | set(cached):
             s = nodes.get(cls, _EMPTY_SUMMARY)
@@ -198,7 +214,7 @@ class Analytics:
         rows = sorted(rows, key=lambda r: (-int(r["count"]), _neg_ts(r["last_seen"]), r["fingerprint"]))[:limit]
         first_ever = {r["fingerprint"]: r["first_seen_ever"] for r in self.store.query("analytics_pattern_first_seen", p)}
         update, pairs = self._last_update(p)
-        index = DriverIndex(self._prompt_samples(p) if rows else [])
+        index = _SAMPLES.index(self.store, p, self.prompt_sample) if rows else DriverIndex([])
 
         patterns = []
         for row in rows:
@@ -258,10 +274,6 @@ class Analytics:
             return None, timeline
         prev = max(older, key=lambda t: (t[2], t[0]))
         return {"at": iso(current[0]), "_at_raw": current[0], "from": prev[1], "to": current[1]}, timeline
-
-    def _prompt_samples(self, p: dict[str, Any]) -> list[PromptSample]:
-        rows = self.store.query("analytics_prompt_inputs", {**p, "limit": self.prompt_sample})
-        return [PromptSample(r["inputs"], r["fingerprint"]) for r in rows if isinstance(r.get("inputs"), dict)]
 
     def _example_row(self, fingerprint: str, p: dict[str, Any]) -> dict[str, Any] | None:
         rows = self.store.query("analytics_pattern_example", {**p, "fingerprint": fingerprint})
@@ -327,8 +339,47 @@ class _VersionHistory:
         return spans
 
 
+class _PromptSamples:
+    """Per store: the input drivers' index over the latest finished prompts, and each prompt's parsed features.
+
+    Each analysis reads only the sample's (prompt id, fingerprint) list; inputs are fetched, parsed and turned into
+    features only for prompts not seen by the previous analysis (a prompt's inputs are recorded when it is queued
+    and do not change), and an unchanged sample reuses the index outright.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_store: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], dict[str, Any], DriverIndex]] = \
+            weakref.WeakKeyDictionary()
+
+    def index(self, store: Any, p: dict[str, Any], limit: int) -> DriverIndex:
+        rows = store.query("analytics_prompt_sample", {**p, "limit": limit})
+        key = tuple((str(r["prompt_id"]), r["fingerprint"]) for r in rows)
+        with self._lock:
+            cached = self._by_store.get(store)
+        if cached is not None and cached[0] == key:
+            return cached[2]
+        known = cached[1] if cached is not None else {}
+        feats = {pid: known[pid] for pid, _fp in key if pid in known}
+        missing = [pid for pid, _fp in key if pid not in feats]
+        for i in range(0, len(missing), _ID_CHUNK):
+            chunk = missing[i:i + _ID_CHUNK]
+            for r in store.query("analytics_prompt_inputs_of", {"ids": json.dumps(chunk)}):
+                inputs = r.get("inputs")
+                feats[str(r["prompt_id"])] = sample_features(inputs) if isinstance(inputs, dict) else None
+        index = DriverIndex([], features=[(feats[pid], fp) for pid, fp in key if feats.get(pid) is not None])
+        with self._lock:
+            try:
+                self._by_store[store] = (key, feats, index)
+            except TypeError:  # not weak-referenceable: no caching
+                pass
+        return index
+
+
+_ID_CHUNK = 500
 _EPOCH = "0001-01-01 00:00:00.000000"
 _VERSIONS = _VersionHistory()
+_SAMPLES = _PromptSamples()
 
 
 def _example(r: dict[str, Any] | None) -> dict[str, Any] | None:

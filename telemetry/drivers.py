@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PromptSample", "DriverIndex", "find_drivers"]
+__all__ = ["PromptSample", "DriverIndex", "find_drivers", "sample_features"]
 
 MIN_FAILURES = 2
 MIN_RATE_GAIN = 0.2
@@ -89,6 +89,11 @@ def _features(inputs: dict[str, Any]) -> dict[tuple[str, str], Any]:
     return out
 
 
+def sample_features(inputs: dict[str, Any]) -> tuple[tuple[tuple[str, str], Any], ...]:
+    """One prompt's candidate features ((name, kind), value), as ``DriverIndex`` counts them."""
+    return tuple(_features(inputs).items())
+
+
 def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -96,13 +101,17 @@ def _num(v: Any) -> bool:
 class DriverIndex:
     """Per-feature value histograms over a sample of prompts; ``drivers(fingerprint)`` searches one pattern."""
 
-    def __init__(self, samples: list[PromptSample]) -> None:
-        self.n = len(samples)
-        self.fp_total: Counter[str | None] = Counter(s.fingerprint for s in samples)
+    def __init__(self, samples: list[PromptSample], *,
+                 features: list[tuple[tuple[tuple[tuple[str, str], Any], ...], str | None]] | None = None) -> None:
+        """From prompt samples, or from ``features``: (``sample_features(inputs)``, fingerprint) per prompt, for
+        callers that keep each prompt's features between analyses."""
+        if features is None:
+            features = [(sample_features(s.inputs), s.fingerprint) for s in samples]
+        self.n = len(features)
+        self.fp_total: Counter[str | None] = Counter(fp for _f, fp in features)
         pairs: Counter[tuple[str, str, Any, str | None]] = Counter()
-        for s in samples:
-            fp = s.fingerprint
-            for (name, kind), val in _features(s.inputs).items():
+        for feats, fp in features:
+            for (name, kind), val in feats:
                 pairs[(name, kind, val, fp)] += 1
         grouped: dict[tuple[str, str], dict[Any, Counter[str | None]]] = {}
         for (name, kind, val, fp), count in pairs.items():

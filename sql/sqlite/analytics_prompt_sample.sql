@@ -1,5 +1,6 @@
--- The most recent finished prompts of [since, until) with their scalar inputs and the fingerprint of their error.
-SELECT p.prompt_id, p.status, p.inputs,
+-- The most recent finished prompts of [since, until) that recorded inputs, with the fingerprint of their error
+-- (the drivers' sample; inputs are read by analytics_prompt_inputs_of for prompts not parsed before).
+SELECT p.prompt_id,
        CASE WHEN e.error_id IS NULL THEN NULL ELSE COALESCE(e.fingerprint, 'category=' || e.category) END AS fingerprint
 FROM tower_prompts p
 LEFT JOIN anime_error_logs e ON e.error_id = p.error_id
