@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 import weakref
 from collections import Counter
 from collections.abc import Callable
@@ -139,6 +140,7 @@ class Analytics:
                   instance: str | None = None) -> dict[str, Any]:
         since, until = self._window(window_s)
         p = {"since": db_ts(since), "until": db_ts(until), "operation_type": operation_type, "instance": instance}
+        _STATS.ensure(self.store)
         by_op: dict[str, list[Any]] = {}
         by_node: dict[str, list[Any]] = {}
         cached: Counter[str] = Counter()
@@ -205,6 +207,7 @@ class Analytics:
         since, until = self._window(window_s)
         prev_since = since - timedelta(seconds=window_s)
         p = {"since": db_ts(since), "until": db_ts(until), "prev_since": db_ts(prev_since)}
+        _STATS.ensure(self.store)
 
         statuses = {r["status"]: int(r["prompts"]) for r in self.store.query("analytics_prompt_outcomes", p)}
         total = sum(statuses.values())
@@ -376,10 +379,46 @@ class _PromptSamples:
         return index
 
 
+class _PlannerStats:
+    """Per store, at most once an hour: refresh the planner's statistics (a sampled ANALYZE on SQLite, a no-op on
+    PostgreSQL, where autovacuum does it). SQLite plans the skip-scans over the group-ordered analytics indexes
+    only with statistics; without them the same queries read whole indexes. Failures (a busy writer) are ignored:
+    the next hour tries again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        self._at_by_id: dict[int, float] = {}
+
+    def ensure(self, store: Any, every_s: float = 3600.0) -> None:
+        now = time.monotonic()
+        with self._lock:
+            try:
+                last = self._at.get(store)
+            except TypeError:
+                last = self._at_by_id.get(id(store))
+            if last is not None and now - last < every_s:
+                return
+            try:
+                self._at[store] = now
+            except TypeError:
+                self._at_by_id[id(store)] = now
+        try:
+            self.store_stats(store)
+        except Exception:  # noqa: BLE001 - statistics are an optimisation; the queries are right without them
+            pass
+
+    @staticmethod
+    def store_stats(store: Any) -> None:
+        store.query("analytics_stats_limit")
+        store.query("analytics_stats")
+
+
 _ID_CHUNK = 500
 _EPOCH = "0001-01-01 00:00:00.000000"
 _VERSIONS = _VersionHistory()
 _SAMPLES = _PromptSamples()
+_STATS = _PlannerStats()
 
 
 def _example(r: dict[str, Any] | None) -> dict[str, Any] | None:
