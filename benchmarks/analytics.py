@@ -222,12 +222,13 @@ def main() -> None:
                           for b, la in loads.items())
     lines += ["", f"Machine: {os.cpu_count()} cores shared with other engineers' test runs; {load_text}. Absolute "
               "times move with the load; the ratio to the seed's SQL measured in the same run is the steadier reading.",
-              "", "How: durations read one covering index range per query and return each group's values as one exact "
-              "text list (SQLite `printf('%!.17g')`, PostgreSQL float8 text), numpy sorts them and Python "
-              "interpolates like `PERCENTILE_CONT` (no window functions or SQL sorts). Failure patterns group from "
-              "a covering (timestamp, fingerprint, category, severity, prompt) index and read exception type, node "
-              "class and template from one example row per reported pattern; input drivers score all thresholds "
-              "of a feature in one numpy pass.", "",
+              "", "How: durations read one covering index per table (SQLite: in (operation type, node class) order by "
+              "skip-scan) and return each group's values as one text list; numpy sorts them and Python interpolates "
+              "like `PERCENTILE_CONT` (no window functions or SQL sorts). Failure patterns group in (fingerprint, "
+              "category) index order on SQLite (a covering time-first index on PostgreSQL) and read exception type, "
+              "node class and template from one example row per reported pattern; the drivers' prompt sample is "
+              "parsed once per prompt and its index reused while the sample is unchanged; input drivers score all "
+              "thresholds of a feature in one numpy pass.", "",
               "Our failure analysis does far more than the baseline (fingerprint groups, trend, first-seen, "
               "version history, input drivers over ≤ 2,000 prompts, examples, quality and feedback).", "",
               "Command: `python benchmarks/analytics.py` (`--no-pg` without PostgreSQL; `--ops/--errors/--prompts` "

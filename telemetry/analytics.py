@@ -4,7 +4,8 @@ Every number comes from named queries (``sql/<dialect>/analytics_*.sql``) run th
 ``query(name, params)``, so SQLite and PostgreSQL give the same answers: SQL does the filtering and grouping,
 Python does what dialects disagree on (percentile interpolation, string ordering, rounding). Percentiles are
 ``PERCENTILE_CONT``: a durations query reads its covering index once and returns each group's values as one
-exact text list (no sort, no window functions in SQL); numpy sorts them and ``_percentile`` interpolates.
+text list (no sort, no window functions in SQL; SQLite's REAL to text keeps 15 significant digits, PostgreSQL's
+all of them: equal once rounded to the answers' 6 decimals); numpy sorts them and ``_percentile`` interpolates.
 Failure patterns add what SQL cannot: trends, "new since the last update", input drivers and a suggested action
 (``drivers`` and ``actions`` modules). Times in answers are ISO 8601 UTC with a ``Z``.
 """
@@ -88,8 +89,7 @@ def _merged(arrays: list[Any]) -> Any:
 def _summary(values: Any) -> dict[str, Any]:
     """count, avg, p50, p95 and max of sorted values (None or empty: the empty summary).
 
-    The mean is ``math.fsum`` (exactly rounded, independent of the order rows came in), so both backends agree
-    to the bit on the same values."""
+    The mean is ``math.fsum`` (exactly rounded, independent of the order rows came in)."""
     if values is None or not len(values):
         return dict(_EMPTY_SUMMARY)
     n = len(values)

@@ -1,5 +1,6 @@
 -- Operations per (operation type, node class) in [since, until): the durations of successful runs as text lists
--- (float8 output is shortest round-trip: the same doubles SQLite gives), executed and cached runs apart, and the
+-- (float8 output, shortest round-trip; SQLite's twin gives 15 significant digits: the same figures once rounded to
+-- the answers' 6 decimals), executed and cached runs apart, and the
 -- number of cached runs; the caller merges them as for the SQLite twin. With :operation_type, node runs still
 -- come (the node-class table does not filter by type).
 SELECT operation_type AS op, node_class,

@@ -1,8 +1,8 @@
--- Prompts queued in [since, until): queue waits and execution times as text, one row each (like
--- analytics_durations_ops). One read of the (queued_at, status, queue_wait_seconds, execution_seconds,
+-- Prompts queued in [since, until): queue waits and execution times as text lists, one row (like
+-- analytics_durations). One read of the (queued_at, status, queue_wait_seconds, execution_seconds,
 -- instance_id) covering index.
-SELECT group_concat(CASE WHEN queue_wait_seconds IS NOT NULL THEN printf('%!.17g', queue_wait_seconds) END) AS queue_wait,
-       group_concat(CASE WHEN execution_seconds IS NOT NULL THEN printf('%!.17g', execution_seconds) END) AS execution
+SELECT group_concat(queue_wait_seconds) AS queue_wait,
+       group_concat(execution_seconds) AS execution
 FROM tower_prompts INDEXED BY idx_tp_window
 WHERE queued_at >= :since AND queued_at < :until
   AND (CAST(:instance AS TEXT) IS NULL OR instance_id = :instance)
