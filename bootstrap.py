@@ -49,6 +49,7 @@ def start(server: Any, extension_version: str) -> Runtime:
     rt.add_check("hooks", lambda: _hooks_check(capture))
 
     rt.recorder.add_listener(lambda events: _broadcast_outcomes(server, events))
+    rt.recorder.add_listener(_log_prompts)
     server_routes.register(server.routes, get_runtime)
     for plug in _plugins():
         try:
@@ -108,6 +109,25 @@ def _hooks_check(capture: Capture) -> dict[str, Any]:
     status = "degraded" if failed or capture.errors else "ok"
     return {"status": status, "attached": capture.hooks, "errors": capture.errors,
             "lifecycle_api": capture.lifecycle_api}
+
+
+# queued is DEBUG: one INFO line per prompt (its outcome) is what ComfyUI's console can afford at hundreds/s
+_PROMPT_LOG = {"queued": ("tower.prompt.queued", logging.DEBUG), "rejected": ("tower.prompt.rejected", logging.WARNING)}
+
+
+def _log_prompts(events: Sequence[Event]) -> None:
+    """One structured line per stored prompt state change, written by the recorder's thread after commit, so
+    logging costs nothing on ComfyUI's event loop or prompt worker."""
+    for ev in events:
+        if not isinstance(ev, PromptEvent) or ev.status == "running":
+            continue
+        name, level = _PROMPT_LOG.get(ev.status) or (
+            "tower.prompt.finished", logging.INFO if ev.status == "success" else logging.WARNING)
+        if log.isEnabledFor(level):
+            log.log(level, "%s %s %s", name, ev.prompt_id, ev.status,
+                    extra={"event": name, "correlation_id": ev.correlation_id, "prompt_id": ev.prompt_id,
+                           "status": ev.status, "category": ev.category, "queue_position": ev.queue_position,
+                           "execution_seconds": ev.execution_seconds, "failing_node_id": ev.failing_node_id})
 
 
 def _broadcast_outcomes(server: Any, events: Sequence[Event]) -> None:

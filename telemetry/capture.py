@@ -30,7 +30,7 @@ from typing import Any
 
 from ..reliability.errors import classify_execution_error, classify_rejection
 from .context import PromptContext, emit, set_current_prompt
-from .events import ErrorEvent, OperationEvent, PromptEvent, new_id
+from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid
 from .fingerprint import fingerprint
 
 __all__ = ["Capture", "comfy_facts", "sanitize_correlation_id", "correlation_from_headers", "extract_inputs"]
@@ -66,7 +66,7 @@ def correlation_from_headers(headers: Any) -> str | None:
 
 
 def mint_correlation_id() -> str:
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def extract_inputs(prompt: Any) -> tuple[dict[str, Any], int]:
@@ -318,7 +318,7 @@ class Capture:
                 json_data["extra_data"] = {CORRELATION_KEY: cid}
             pid = json_data.get("prompt_id")
             if pid is None:
-                pid = str(uuid.uuid4())
+                pid = new_uuid()
                 json_data["prompt_id"] = pid
             pid = str(pid)
             state["prompt_id"] = pid
@@ -363,7 +363,6 @@ class Capture:
                                 success=True, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
                                 status="queued", comfyui_version=self.comfyui_version,
                                 context={"queue_position": position}))
-            log.info("tower.prompt.queued", extra={"correlation_id": cid, "prompt_id": pid, "queue_position": position})
             return
         if status >= 500:
             return  # ComfyUI's own failure, not a rejection of the prompt
@@ -397,7 +396,6 @@ class Capture:
                             success=False, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
                             status="rejected", category=cls.category.value, comfyui_version=self.comfyui_version,
                             error_details={"error_id": error_id, "type": err_type, "message": full_message}))
-        log.warning("tower.prompt.rejected", extra={"correlation_id": cid, "prompt_id": pid, "error_type": err_type})
 
     # --- worker thread ----------------------------------------------------------------------------------------
     def _wrap_get(self, orig: Any) -> Any:
@@ -575,9 +573,6 @@ class Capture:
         with self._pending_lock:
             self._pending.pop(pid, None)
         self._running = None
-        (log.info if outcome == "success" else log.warning)(
-            "tower.prompt.finished", extra={"correlation_id": cid, "prompt_id": pid, "status": outcome,
-                                            "category": category, "execution_seconds": exec_s})
 
     def _wrap_delete(self, orig: Any) -> Any:
         capture = self

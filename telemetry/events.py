@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "FeedbackEvent",
     "utcnow",
     "new_id",
+    "new_uuid",
     "PROMPT_STATUS_RANK",
     "event_from_record",
 ]
@@ -52,9 +55,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_rng = random.Random(os.urandom(32))  # ids need uniqueness, not secrecy: no syscall per id on the hot path
+
+
 def new_id() -> str:
     """32 hex chars, time-ordered (nanoseconds, then 64 random bits): appends at the end of the key indexes."""
-    return f"{time.time_ns():016x}{os.urandom(8).hex()}"
+    return f"{time.time_ns():016x}{_rng.getrandbits(64):016x}"
+
+
+def new_uuid() -> str:
+    """A random version-4 UUID string (prompt ids), without the ``os.urandom`` call of ``uuid.uuid4``."""
+    return str(uuid.UUID(int=_rng.getrandbits(128), version=4))
 
 
 def _ts(dt: datetime | None) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,20 @@ def redact(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, An
         if _SECRET.search(key):
             event_dict[key] = "***"
     return event_dict
+
+
+def _rotate_at_start(path: Path, max_bytes: int, keep: int = 3) -> None:
+    """Rotate a JSON log that grew past ``max_bytes`` (checked once per start, never per record)."""
+    try:
+        if not path.exists() or path.stat().st_size < max_bytes:
+            return
+        for i in range(keep - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{i}")
+            if older.exists():
+                older.replace(path.with_name(f"{path.name}.{i + 1}"))
+        path.replace(path.with_name(f"{path.name}.1"))
+    except OSError:
+        pass
 
 
 def install_json_log(path: str | Path, *, max_bytes: int = 20 * 1024 * 1024) -> logging.Handler | None:
@@ -46,7 +59,9 @@ def install_json_log(path: str | Path, *, max_bytes: int = 20 * 1024 * 1024) -> 
         ],
     )
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=3, encoding="utf-8")
+    _rotate_at_start(Path(path), max_bytes)
+    # a plain FileHandler: RotatingFileHandler stats the file on every record, which showed up on the hot path
+    handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(formatter)
     handler._tower_json = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

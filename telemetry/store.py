@@ -134,6 +134,8 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             # prompts last: their upsert reads what the same batch's error rows referenced
+            if "prompt" in by_kind:
+                by_kind["prompt"] = coalesce_prompt_rows(by_kind["prompt"])
             for kind in ("operation", "error", "quality", "feedback", "prompt"):
                 rows = by_kind.get(kind)
                 if rows:
@@ -208,6 +210,39 @@ class SQLiteStore:
 
     def get_stats(self) -> dict[str, Any]:
         return {"backend": "sqlite", "path": self.path, "spool_enabled": self.spool_enabled}
+
+
+# tower_prompts merge rules (as in sql/*/upsert_prompt.sql): KEEP fields keep the first non-null value, the
+# others take the latest non-null one; status moves only forward by rank; updated_at is the latest.
+_KEEP_FIRST = frozenset({"correlation_id", "queued_at", "started_at", "queue_position"})
+
+
+def coalesce_prompt_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold a batch's state changes of one prompt into one row with the upsert's own rules, so a prompt that was
+    queued, started and finished within one group commit costs one upsert instead of three."""
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        cur = merged.get(row["prompt_id"])
+        if cur is None:
+            merged[row["prompt_id"]] = dict(row)
+            continue
+        for key, val in row.items():
+            if key in ("prompt_id", "event_id"):
+                continue
+            if key == "status":
+                if row["status_rank"] >= cur["status_rank"]:
+                    cur["status"] = val
+            elif key == "status_rank":
+                continue
+            elif key == "updated_at":
+                cur[key] = max(cur[key], val) if cur[key] and val else (cur[key] or val)
+            elif key in _KEEP_FIRST:
+                if cur.get(key) is None:
+                    cur[key] = val
+            elif val is not None:
+                cur[key] = val
+        cur["status_rank"] = max(cur["status_rank"], row["status_rank"])
+    return list(merged.values())
 
 
 def _split(text: str) -> list[str]:

@@ -128,7 +128,7 @@ def test_node_timings_and_cached_nodes(comfy):
 
 
 def test_correlation_id_flows_to_records_logs_and_response(comfy):
-    """X-Correlation-ID: abc-123 comes back in the header and is in the prompt's records and JSON log lines."""
+    """X-Correlation-ID: abc-123 comes back in the header and is in the prompt's records and its JSON log line."""
     cid = f"abc-123-{uuid.uuid4().hex[:6]}"
     r = comfy.queue(_ok_graph(123), headers={"X-Correlation-ID": cid})
     assert r.headers["X-Correlation-ID"] == cid
@@ -142,11 +142,11 @@ def test_correlation_id_flows_to_records_logs_and_response(comfy):
     lines = []
     while time.monotonic() < deadline:
         lines = [json.loads(ln) for ln in log.read_text().splitlines() if cid in ln]
-        if len(lines) >= 2:
+        if lines:
             break
         time.sleep(0.05)
     events = {ln["event"] for ln in lines}
-    assert {"tower.prompt.queued", "tower.prompt.finished"} <= events
+    assert "tower.prompt.finished" in events
     assert all(ln["correlation_id"] == cid and ln["prompt_id"] == rec["prompt_id"] for ln in lines)
 
 

@@ -47,7 +47,7 @@ def test_prompt_status_only_moves_forward(tmp_path):
 
 
 def test_migrations_apply_once(tmp_path):
-    """Opening the store again does not re-apply migrations; the seed's tables and indexes exist."""
+    """Opening the store again does not re-apply migrations; the tables and the indexes our queries read exist."""
     SQLiteStore(tmp_path / "s.db")
     SQLiteStore(tmp_path / "s.db")
     db = sqlite3.connect(tmp_path / "s.db")
@@ -55,7 +55,8 @@ def test_migrations_apply_once(tmp_path):
 
     assert db.execute("SELECT COUNT(*) FROM tower_schema_migrations").fetchone()[0] == len(migrations("sqlite")) >= 1
     idx = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"idx_operation_type_time", "idx_success_time", "idx_category_timestamp", "idx_severity_resolved"} <= idx
+    assert {"idx_success_time", "idx_category_timestamp", "idx_severity_resolved", "idx_aom_window"} <= idx
+    assert "idx_aom_start" not in idx  # redundant (migration 008)
 
 
 def test_recorder_writes_in_background_and_flushes(tmp_path):
@@ -113,3 +114,26 @@ def test_write_failure_keeps_events_and_retries(tmp_path):
         assert n == 50
     finally:
         rec.stop()
+
+
+def test_coalesced_prompt_batch_equals_one_write_per_event(tmp_path):
+    """A batch holding a prompt's queued/running/finished (and a late duplicate) stores the same row as writing
+    each event in its own transaction."""
+    evs = [
+        PromptEvent(new_id(), prompt_id="p", status="queued", at=T0, correlation_id="c", queued_at=T0,
+                    queue_position=2, inputs={"K.steps": 20}),
+        PromptEvent(new_id(), prompt_id="p", status="running", at=T0 + timedelta(seconds=1),
+                    started_at=T0 + timedelta(seconds=1), queue_wait_seconds=1.0, correlation_id="other"),
+        PromptEvent(new_id(), prompt_id="p", status="error", at=T0 + timedelta(seconds=3), error_id="e1",
+                    category="generation", finished_at=T0 + timedelta(seconds=3), execution_seconds=2.0),
+        PromptEvent(new_id(), prompt_id="p", status="running", at=T0 + timedelta(seconds=2), queue_position=9),
+        PromptEvent(new_id(), prompt_id="q", status="queued", at=T0, queued_at=T0),
+    ]
+    one_by_one, batched = SQLiteStore(tmp_path / "a.db"), SQLiteStore(tmp_path / "b.db")
+    for ev in evs:
+        one_by_one.write_batch([ev])
+    batched.write_batch(evs)
+    for pid in ("p", "q"):
+        assert one_by_one.get_generation(pid) == batched.get_generation(pid)
+    rec = batched.get_generation("p")
+    assert rec["status"] == "error" and rec["correlation_id"] == "c" and rec["queue_position"] == 2
