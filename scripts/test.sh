@@ -40,6 +40,8 @@ log "ruff"
 
 log "pytest"
 set +e
+# Always name the test folder: pytest must not collect the repository root, which is the node package itself.
+if [[ $# -eq 0 ]]; then set -- tests; fi
 "$PY" -m pytest -p no:randomly -q -rfE "$@"
 rc=$?
 set -e
