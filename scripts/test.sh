@@ -42,7 +42,9 @@ log "pytest"
 set +e
 # Always name the test folder: pytest must not collect the repository root, which is the node package itself.
 if [[ $# -eq 0 ]]; then set -- tests; fi
-"$PY" -m pytest -p no:randomly -q -rfE "$@"
+# --rootdir on the command line (pytest ignores it in addopts): the repository root is a package whose folder name
+# may not be an identifier (a CI clone), so pytest must not collect it as one.
+"$PY" -m pytest --rootdir="$REPO/tests" -p no:randomly -q -rfE "$@"
 rc=$?
 set -e
 if [[ $rc -eq 5 ]]; then
