@@ -159,12 +159,15 @@ class DriverIndex:
         if feat.kind == "presence":
             return _split(feat, "present", True, feat.total, k_all, self.n, self.fp_total[fp])
         n_all = feat.total
+        # a condition is false for prompts without the input at all: they count on the unmatched side, so
+        # "width ≥ 1536" competes fairly with "the node is in the workflow"
+        big_n, big_k = self.n, self.fp_total[fp]
         best = None
         if feat.kind == "categorical":
             if k_all < MIN_FAILURES:
                 return None
             for val, c in feat.hist.items():
-                d = _split(feat, "==", val, sum(c.values()), c[fp], n_all, k_all)
+                d = _split(feat, "==", val, sum(c.values()), c[fp], big_n, big_k)
                 best = _better(best, d)
             return best
         if k_all < MIN_FAILURES or k_all >= n_all or feat.values is None or len(feat.values) < 2:
@@ -173,25 +176,25 @@ class DriverIndex:
         if k_ge_all is None:
             per_bin = np.array([feat.hist[v].get(fp, 0) for v in feat.values], dtype=np.int64)
             k_ge_all = feat.k_ge[fp] = np.cumsum(per_bin[::-1])[::-1]
-        for i, op in _candidates(feat.n_ge[1:], k_ge_all[1:], n_all, k_all):
+        for i, op in _candidates(feat.n_ge[1:], k_ge_all[1:], n_all, k_all, big_n, big_k):
             i += 1
             n_ge, k_ge = int(feat.n_ge[i]), int(k_ge_all[i])
             if op == ">=":
-                d = _split(feat, ">=", feat.values[i], n_ge, k_ge, n_all, k_all)
+                d = _split(feat, ">=", feat.values[i], n_ge, k_ge, big_n, big_k)
             else:
-                d = _split(feat, "<", feat.values[i], n_all - n_ge, k_all - k_ge, n_all, k_all)
+                d = _split(feat, "<", feat.values[i], n_all - n_ge, k_all - k_ge, big_n, big_k)
             best = _better(best, d)
         return best
 
 
-def _candidates(n_ge: Any, k_ge: Any, n: int, k: int) -> list[tuple[int, str]]:
+def _candidates(n_ge: Any, k_ge: Any, n_feat: int, k_feat: int, n: int, k: int) -> list[tuple[int, str]]:
     """The thresholds (index into the arrays, op) whose split may be the best, in the order the search used to
     visit them (highest threshold first, ``≥`` before ``<``). A vector pass scores all of them; the few within a
     hair of the best score (float rounding) are returned for exact scoring."""
     out: list[tuple[np.ndarray, np.ndarray]] = []
     for op in (">=", "<"):
-        n_m = n_ge if op == ">=" else n - n_ge
-        k_m = k_ge if op == ">=" else k - k_ge
+        n_m = n_ge if op == ">=" else n_feat - n_ge
+        k_m = k_ge if op == ">=" else k_feat - k_ge
         n_u, k_u = n - n_m, k - k_m
         ok = (n_m > 0) & (k_m >= MIN_FAILURES) & (n_u > 0)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -61,7 +61,7 @@ class ConsoleLog:
         return bad
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium")
