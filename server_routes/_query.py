@@ -18,7 +18,7 @@ log = logging.getLogger("tower_sentinel.routes")
 T = TypeVar("T")
 _WINDOW = re.compile(r"^[0-9]{1,12}[smhdw]$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
-_INSTANCE = re.compile(r"^[\w.:\-@/]{1,200}$")
+_INSTANCE = re.compile(r"^[\w.:\-@/]{1,200}$", re.ASCII)  # ASCII \w, like the OpenAPI (ECMA) pattern
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.\-+@ ]+){2,}[\\/]?")
 
 

@@ -55,7 +55,7 @@ def live_url(tmp_path_factory):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_documented_routes_conform(case, live_url):
     """No generated request gets a 5xx or an answer outside the documented schema, status or content type.
 
