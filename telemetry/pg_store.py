@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from .config import mask_dsn
 from .sqlfiles import migrations, sql
+from .store import NamedReads
 
 __all__ = ["PostgresStore", "classify_error", "safe_message", "SpoolRecord"]
 
@@ -92,7 +93,7 @@ def safe_message(exc: BaseException, secret: str | None = None) -> str:
     return msg[:300]
 
 
-class PostgresStore:
+class PostgresStore(NamedReads):
     """PostgreSQL through psycopg 3: a small pool for reads, plain connections for the shipper."""
 
     dialect = DIALECT
@@ -260,25 +261,6 @@ class PostgresStore:
         """Run a named write statement in its own transaction; returns the affected row count."""
         with self._pooled() as conn:
             return max(conn.execute(_pg_sql(name), params or {}).rowcount, 0)
-
-    def get_generation(self, prompt_id: str) -> dict[str, Any] | None:
-        rows = self.query("get_prompt", {"prompt_id": prompt_id})
-        if not rows:
-            return None
-        rec = rows[0]
-        rec["nodes"] = self.query("get_prompt_nodes", {"prompt_id": prompt_id})
-        rec["error"] = None
-        if rec.get("error_id"):
-            errs = self.query("get_error", {"error_id": rec["error_id"]})
-            rec["error"] = errs[0] if errs else None
-        return rec
-
-    def get_error(self, error_id: str) -> dict[str, Any] | None:
-        rows = self.query("get_error", {"error_id": error_id})
-        return rows[0] if rows else None
-
-    def unfinished_prompts(self, instance_id: str) -> list[dict[str, Any]]:
-        return self.query("unfinished_prompts", {"instance_id": instance_id})
 
     def meta_get(self, key: str) -> str | None:
         rows = self.query("meta_get", {"key": key})

@@ -17,7 +17,7 @@ from typing import Any
 from .events import Event
 from .sqlfiles import migrations, sql
 
-__all__ = ["SQLiteStore", "JSON_COLUMNS"]
+__all__ = ["SQLiteStore", "NamedReads", "JSON_COLUMNS"]
 
 log = logging.getLogger("tower_sentinel.store")
 
@@ -47,7 +47,33 @@ def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class SQLiteStore:
+class NamedReads:
+    """The record reads both stores share, written once over their ``query(name, params)``."""
+
+    def query(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def get_generation(self, prompt_id: str) -> dict[str, Any] | None:
+        rows = self.query("get_prompt", {"prompt_id": prompt_id})
+        if not rows:
+            return None
+        rec = rows[0]
+        rec["nodes"] = self.query("get_prompt_nodes", {"prompt_id": prompt_id})
+        rec["error"] = None
+        if rec.get("error_id"):
+            errs = self.query("get_error", {"error_id": rec["error_id"]})
+            rec["error"] = errs[0] if errs else None
+        return rec
+
+    def get_error(self, error_id: str) -> dict[str, Any] | None:
+        rows = self.query("get_error", {"error_id": error_id})
+        return rows[0] if rows else None
+
+    def unfinished_prompts(self, instance_id: str) -> list[dict[str, Any]]:
+        return self.query("unfinished_prompts", {"instance_id": instance_id})
+
+
+class SQLiteStore(NamedReads):
     """SQLite in WAL mode. ``write_batch`` runs on one thread (the recorder's writer); reads on any thread."""
 
     dialect = DIALECT
@@ -177,25 +203,6 @@ class SQLiteStore:
     def query_text(self, text: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cur = self._conn().execute(text, params)
         return [decode_row(dict(r)) for r in cur.fetchall()]
-
-    def get_generation(self, prompt_id: str) -> dict[str, Any] | None:
-        rows = self.query("get_prompt", {"prompt_id": prompt_id})
-        if not rows:
-            return None
-        rec = rows[0]
-        rec["nodes"] = self.query("get_prompt_nodes", {"prompt_id": prompt_id})
-        rec["error"] = None
-        if rec.get("error_id"):
-            errs = self.query("get_error", {"error_id": rec["error_id"]})
-            rec["error"] = errs[0] if errs else None
-        return rec
-
-    def get_error(self, error_id: str) -> dict[str, Any] | None:
-        rows = self.query("get_error", {"error_id": error_id})
-        return rows[0] if rows else None
-
-    def unfinished_prompts(self, instance_id: str) -> list[dict[str, Any]]:
-        return self.query("unfinished_prompts", {"instance_id": instance_id})
 
     def meta_get(self, key: str) -> str | None:
         rows = self._conn().execute(sql(DIALECT, "meta_get"), {"key": key}).fetchall()
