@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from ..quality import ASSESS_MODES, assess
+from ..quality.score import HARD_FLAGS
 from ..telemetry.events import utcnow
 from ._shared import (
     CATEGORY,
@@ -20,8 +21,6 @@ from ._shared import (
     record_operation,
     ui_text,
 )
-
-HARD = ("non_finite", "black", "blank")
 
 
 class TowerQualityAssess:
@@ -73,7 +72,7 @@ class TowerQualityAssess:
         started = utcnow()
         with node_errors("TowerQualityAssess", unique_id, started, "quality_assessment"):
             a = assess(images, mode=mode, precision=precision, on_progress=progress(int(images.shape[0])))
-        ok = [s >= min_score and not any(f in HARD for f in fl) for s, fl in zip(a.scores, a.flags, strict=True)]
+        ok = [s >= min_score and not any(f in HARD_FLAGS for f in fl) for s, fl in zip(a.scores, a.flags, strict=True)]
         passed = all(ok)
         record_images(a, unique_id, ok)
         summary = {

@@ -12,7 +12,8 @@ from aiohttp import web
 from ..telemetry.analytics import Analytics
 from ._http import BadRequest, check_access, is_loopback, json_error, parse_window, run_blocking
 
-__all__ = ["guarded", "window_param", "int_param", "name_param", "analytics_call", "redact_paths", "StoreDown"]
+__all__ = ["guarded", "window_param", "int_param", "name_param", "analytics_call", "store_call", "redact_paths",
+           "StoreDown"]
 
 log = logging.getLogger("tower_sentinel.routes")
 T = TypeVar("T")
@@ -58,25 +59,29 @@ def instance_param(request: web.Request) -> str | None:
     return name_param(request, "instance", pattern=_INSTANCE)
 
 
-async def analytics_call(rt: Any, fn: Callable[[Analytics], T]) -> T:
-    """Run ``fn(Analytics(rt.reader))`` in the executor; any store failure becomes ``StoreDown``."""
-    def work() -> T:
-        return fn(Analytics(rt.reader))
-
+async def store_call(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking store call in the executor; any store failure becomes ``StoreDown`` (a 503 in ``guarded``)."""
     try:
-        return await run_blocking(work)
+        return await run_blocking(fn, *args)
     except Exception as exc:  # noqa: BLE001 - translated once, at this boundary
-        log.error("tower.analytics.failed", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
+        log.error("tower.store.read_failed", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
         raise StoreDown(type(exc).__name__) from exc
 
 
-def guarded(get_rt: Any, handler: Callable[[web.Request, Any, bool], Any]) -> Callable[[web.Request], Any]:
-    """Access check, then ``handler(request, rt, loopback)``; bad input → 400, store failure → 503."""
+async def analytics_call(rt: Any, fn: Callable[[Analytics], T]) -> T:
+    """Run ``fn(Analytics(rt.reader))`` in the executor; any store failure becomes ``StoreDown``."""
+    return await store_call(lambda: fn(Analytics(rt.reader)))
+
+
+def guarded(get_rt: Any, handler: Callable[[web.Request, Any, bool], Any], *,
+            write: bool = False) -> Callable[[web.Request], Any]:
+    """Access check (``write`` for POST routes), then ``handler(request, rt, loopback)``; bad input → 4xx,
+    store failure → 503."""
     async def wrapped(request: web.Request) -> web.StreamResponse:
         rt = get_rt()
         if rt is None:
             return json_error(503, "not_ready", "Tower Sentinel is not running", headers={"Retry-After": "5"})
-        denied = check_access(request, rt.settings.api_token, write=False)
+        denied = check_access(request, rt.settings.api_token, write=write)
         if denied:
             return denied
         try:

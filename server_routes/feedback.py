@@ -17,7 +17,8 @@ from aiohttp import web
 
 from ..telemetry.context import emit
 from ..telemetry.events import FeedbackEvent, new_id
-from ._http import BadRequest, check_access, json_error, json_ok, parse_window, read_json, run_blocking
+from ._http import BadRequest, json_ok, parse_window, read_json, run_blocking
+from ._query import StoreDown, guarded, store_call
 
 __all__ = ["add_routes", "parse_feedback", "summarize_quality", "recent_outputs"]
 
@@ -123,76 +124,50 @@ def recent_outputs(scored: list[dict[str, Any]], rated: list[dict[str, Any]], li
 
 
 def add_routes(routes: web.RouteTableDef, get_rt: Any) -> None:
-    async def _store(rt: Any, fb: dict[str, Any], *, require_known: bool) -> tuple[str, str | None] | web.Response:
-        rec = await run_blocking(rt.reader.get_generation, fb["prompt_id"])
-        if rec is None and require_known:
-            return json_error(404, "not_found", "No prompt with this id was recorded; feedback needs a known prompt")
+    async def _store(request: web.Request, rt: Any, *, seed: bool) -> tuple[dict[str, Any], str, str | None]:
+        """Parse, check the prompt (ours only), store before answering, then forward through the outbox."""
+        fb = parse_feedback(await read_json(request), seed=seed)
+        rec = await store_call(rt.reader.get_generation, fb["prompt_id"])
+        if rec is None and not seed:  # the seed's original accepted any generation id
+            raise BadRequest("No prompt with this id was recorded; feedback needs a known prompt", status=404,
+                             type_="not_found")
         cid = rec.get("correlation_id") if rec else None
         fid = new_id()
         emit(FeedbackEvent(fid, prompt_id=fb["prompt_id"], rating=fb["rating"], at=datetime.now(timezone.utc),
                            image=fb["image"], comment=fb["comment"], issues=fb["issues"], user_id=fb["user_id"],
                            correlation_id=cid, instance_id=rt.settings.instance_id))
         if not await run_blocking(rt.recorder.flush, 5.0):
-            return json_error(503, "store_unavailable", "The feedback could not be stored right now; try again",
-                              headers={"Retry-After": "5"})
+            raise StoreDown("recorder flush timed out")
         hook = rt.components.get("on_feedback")
         if hook is not None:
             try:
-                hook(fb, cid)
+                hook(fb, cid)  # enqueues into the outbox off the server loop
             except Exception:  # noqa: BLE001 - forwarding to Echo Brain is best effort (outbox)
                 pass
-        return fid, cid
+        return fb, fid, cid
 
-    @routes.post("/tower/feedback")
-    async def tower_feedback(request: web.Request) -> web.Response:
-        rt = get_rt()
-        denied = check_access(request, rt.settings.api_token, write=True)
-        if denied:
-            return denied
-        try:
-            fb = parse_feedback(await read_json(request))
-        except BadRequest as e:
-            return json_error(e.status, e.type, e.message)
-        res = await _store(rt, fb, require_known=True)
-        if isinstance(res, web.Response):
-            return res
-        fid, cid = res
+    async def tower_feedback(request: web.Request, rt: Any, loopback: bool) -> web.Response:
+        fb, fid, cid = await _store(request, rt, seed=False)
         return json_ok({"feedback_id": fid, "prompt_id": fb["prompt_id"], "rating": fb["rating"],
                         "correlation_id": cid, "status": "stored"}, status=201)
 
-    @routes.post("/api/feedback")
-    async def seed_feedback(request: web.Request) -> web.Response:
-        rt = get_rt()
-        denied = check_access(request, rt.settings.api_token, write=True)
-        if denied:
-            return denied
-        try:
-            fb = parse_feedback(await read_json(request), seed=True)
-        except BadRequest as e:
-            return json_error(e.status, e.type, e.message)
-        res = await _store(rt, fb, require_known=False)
-        if isinstance(res, web.Response):
-            return res
-        fid, cid = res
+    async def seed_feedback(request: web.Request, rt: Any, loopback: bool) -> web.Response:
+        fb, fid, cid = await _store(request, rt, seed=True)
         return json_ok({"status": "received", "correlation_id": cid or new_id(),
                         "message": f"Feedback {fid} stored for generation {fb['prompt_id']}"})
 
-    @routes.get("/tower/quality/summary")
-    async def quality_summary(request: web.Request) -> web.Response:
-        rt = get_rt()
-        denied = check_access(request, rt.settings.api_token, write=False)
-        if denied:
-            return denied
-        try:
-            window = parse_window(request.query.get("window"), "7d")
-        except BadRequest as e:
-            return json_error(e.status, e.type, e.message)
+    async def quality_summary(request: web.Request, rt: Any, loopback: bool) -> web.Response:
+        window = parse_window(request.query.get("window"), "7d")
         until = datetime.now(timezone.utc) + timedelta(seconds=1)
         since = until - timedelta(seconds=window)
         params = {"since": _ts(since), "until": _ts(until), "limit": 20_000}
-        rows = await run_blocking(rt.reader.query, "quality_by_prompt", params)
-        rated = await run_blocking(rt.reader.query, "feedback_recent", {"since": params["since"], "limit": 200})
+        rows = await store_call(rt.reader.query, "quality_by_prompt", params)
+        rated = await store_call(rt.reader.query, "feedback_recent", {"since": params["since"], "limit": 200})
         return json_ok({"window_seconds": window, **summarize_quality(rows), "recent": recent_outputs(rows, rated)})
+
+    routes.post("/tower/feedback")(guarded(get_rt, tower_feedback, write=True))
+    routes.post("/api/feedback")(guarded(get_rt, seed_feedback, write=True))
+    routes.get("/tower/quality/summary")(guarded(get_rt, quality_summary))
 
 
 def _ts(dt: datetime) -> str:

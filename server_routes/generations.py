@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ._http import check_access, is_loopback, json_error, json_ok, run_blocking
+from ._http import BadRequest, json_error, json_ok
+from ._query import guarded, store_call
 
 __all__ = ["add_routes", "shape_generation"]
 
@@ -53,16 +54,13 @@ def shape_generation(rec: dict[str, Any], *, detailed: bool) -> dict[str, Any]:
 
 
 def add_routes(routes: web.RouteTableDef, get_rt: Any) -> None:
-    @routes.get("/tower/generations/{prompt_id}")
-    async def tower_generation(request: web.Request) -> web.Response:
-        rt = get_rt()
-        denied = check_access(request, rt.settings.api_token, write=False)
-        if denied:
-            return denied
+    async def tower_generation(request: web.Request, rt: Any, loopback: bool) -> web.Response:
         pid = request.match_info["prompt_id"]
         if not pid or len(pid) > 128:
-            return json_error(400, "invalid_prompt_id", "prompt_id must be 1-128 characters")
-        rec = await run_blocking(rt.reader.get_generation, pid)
+            raise BadRequest("prompt_id must be 1-128 characters", type_="invalid_prompt_id")
+        rec = await store_call(rt.reader.get_generation, pid)
         if rec is None:
             return json_error(404, "not_found", "No prompt with this id was recorded")
-        return json_ok(shape_generation(rec, detailed=is_loopback(request)))
+        return json_ok(shape_generation(rec, detailed=loopback))
+
+    routes.get("/tower/generations/{prompt_id}")(guarded(get_rt, tower_generation))

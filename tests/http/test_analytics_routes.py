@@ -7,6 +7,7 @@ import threading
 import pytest
 from _app import FakeRuntime, make_app
 from tower_sentinel.telemetry.analytics import Analytics
+from tower_sentinel.telemetry.store import NamedReads
 
 REMOTE = {"X-Test-Remote": "203.0.113.5"}
 
@@ -114,7 +115,7 @@ async def test_token_is_required_from_other_machines_when_configured(aiohttp_cli
         assert (await client.get(path)).status == 200
 
 
-class _Broken:
+class _Broken(NamedReads):
     def query(self, name, params=None):
         raise OSError("database is locked")
 
@@ -134,11 +135,16 @@ async def test_store_failure_is_503_with_retry_after(aiohttp_client, store):
     rt.reader = _Broken()
     client = await aiohttp_client(make_app(rt))
     for path in ("/tower/metrics/success-rate", "/tower/metrics/durations", "/tower/errors", "/tower/errors/x1",
-                 "/tower/learning/failure-analysis", "/api/metrics/success-rate", "/api/learning/failure-analysis"):
+                 "/tower/learning/failure-analysis", "/api/metrics/success-rate", "/api/learning/failure-analysis",
+                 "/tower/generations/p1", "/tower/quality/summary"):
         r = await client.get(path)
         assert r.status == 503 and r.headers["Retry-After"] == "5", path
         body = await r.json()
         assert body["error"]["type"] == "store_unavailable" and "locked" not in str(body)
+    for path, body in (("/tower/feedback", {"prompt_id": "p1", "rating": 4}),
+                       ("/api/feedback", {"generation_id": "p1", "user_rating": 4})):
+        r = await client.post(path, json=body)
+        assert r.status == 503 and (await r.json())["error"]["type"] == "store_unavailable", path
     health = await (await client.get("/api/health")).json()
     assert health["status"] == "degraded" and health["dependencies"]["database"]["status"] == "error"
 
