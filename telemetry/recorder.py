@@ -1,7 +1,7 @@
 """The recorder: a non-blocking hand-off on the hot path and one writer thread that batches into the store.
 
-``record(event)`` is a ``put_nowait`` on a bounded queue: it never blocks and never raises; an event that does not
-fit is counted in ``dropped``. The writer thread drains up to ``batch_size`` events, writes them in one
+``record(event)`` is an append to a bounded deque: it never blocks and never raises; an event that does not fit
+is counted in ``dropped``. The writer thread drains up to ``batch_size`` events, writes them in one
 transaction, and then calls the ``on_committed`` listeners (websocket broadcast, Prometheus counters) with the
 events it stored, so a listener only ever announces what is already on disk. A failed write is retried with a
 capped backoff; events are never silently discarded while the store can still take them.
@@ -10,9 +10,9 @@ capped backoff; events are never silently discarded while the store can still ta
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -27,8 +27,6 @@ class _Store(Protocol):
     def write_batch(self, events: Sequence[Event]) -> None: ...
 
 
-_FLUSH = object()
-
 
 class Recorder:
     def __init__(
@@ -42,14 +40,20 @@ class Recorder:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._q: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        # a deque, not a queue.Queue: append/popleft are single C calls under the GIL (no lock, no condition
+        # variable per event); the bound is checked by record() and the writer is woken only when it sleeps
+        self._q: deque[Any] = deque()
+        self._max = max_queue
         self._batch_size = batch_size
         self._linger = linger_s
         self._listeners = list(on_committed)
         self._clock = clock
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = False
+        self._flushes = 0  # flush requests in the queue (under _flush_lock): the writer does not linger then
+        self._flush_lock = threading.Lock()
         self.enqueued = 0
         self.dropped = 0
         self.written = 0
@@ -60,12 +64,15 @@ class Recorder:
 
     # --- hot path ---------------------------------------------------------------------------------------------
     def record(self, event: Event) -> bool:
-        try:
-            self._q.put_nowait(event)
-        except queue.Full:
+        q = self._q
+        if len(q) >= self._max:
             self.dropped += 1
             return False
+        q.append(event)
         self.enqueued += 1
+        if self._idle:  # the writer announced it sleeps: wake it (at most once per sleep)
+            self._idle = False
+            self._wake.set()
         return True
 
     # --- lifecycle --------------------------------------------------------------------------------------------
@@ -85,10 +92,7 @@ class Recorder:
             return
         self.flush(timeout)
         self._stop.set()
-        try:
-            self._q.put_nowait(_FLUSH)
-        except queue.Full:
-            pass
+        self._wake.set()
         self._thread.join(timeout)
         self._thread = None
 
@@ -97,41 +101,45 @@ class Recorder:
         if self._thread is None or not self._thread.is_alive():
             return False
         done = threading.Event()
-        try:
-            self._q.put(done, timeout=timeout)
-        except queue.Full:
-            return False
+        with self._flush_lock:
+            self._flushes += 1
+            self._q.append(done)
+        self._wake.set()
         return done.wait(timeout)
 
     # --- writer thread ----------------------------------------------------------------------------------------
+    def _sleep(self, timeout: float) -> None:
+        self._wake.clear()
+        self._idle = True
+        if not self._q:  # re-checked after announcing idle: an append before it is seen here, one after wakes us
+            self._wake.wait(timeout)
+        self._idle = False
+
     def _run(self) -> None:
         backoff = 0.05
+        q = self._q
         pending: list[Event] = []
         waiters: list[threading.Event] = []
         while True:
-            if not pending:
-                try:
-                    item = self._q.get(timeout=0.5)
-                except queue.Empty:
-                    if self._stop.is_set():
-                        return
-                    continue
-                self._take(item, pending, waiters)
+            if not pending and not q:
+                if self._stop.is_set():
+                    return
+                self._sleep(0.5)
+                continue
             # group commit: after the first event, linger briefly so a burst shares one transaction (far less
             # CPU per event than a commit each); a flush request or a full batch ends the wait at once
-            deadline = time.monotonic() + self._linger
-            while len(pending) < self._batch_size and not waiters:
-                try:
-                    item = self._q.get_nowait()
-                except queue.Empty:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or self._stop.is_set():
-                        break
-                    try:
-                        item = self._q.get(timeout=remaining)
-                    except queue.Empty:
-                        break
-                self._take(item, pending, waiters)
+            if not pending and len(q) < self._batch_size and not self._flushes and not self._stop.is_set():
+                self._wake.clear()
+                self._wake.wait(self._linger)
+            n = min(len(q), self._batch_size - len(pending))
+            for _ in range(n):
+                item = q.popleft()
+                if isinstance(item, threading.Event):
+                    waiters.append(item)
+                    with self._flush_lock:
+                        self._flushes -= 1
+                    break  # commit what came before the flush request, then answer it
+                pending.append(item)
             if pending:
                 try:
                     self._store.write_batch(pending)
@@ -140,7 +148,7 @@ class Recorder:
                     if self.last_error != repr(exc):
                         log.error("tower.recorder.write_failed", extra={"error": repr(exc), "batch": len(pending)})
                     self.last_error = repr(exc)
-                    if self._stop.is_set():
+                    if self._stop.is_set() and not waiters:
                         return
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
@@ -159,22 +167,11 @@ class Recorder:
             for w in waiters:
                 w.set()
             waiters.clear()
-            if self._stop.is_set() and self._q.empty():
-                return
-
-    @staticmethod
-    def _take(item: Any, pending: list[Event], waiters: list[threading.Event]) -> None:
-        if item is _FLUSH:
-            return
-        if isinstance(item, threading.Event):
-            waiters.append(item)
-        else:
-            pending.append(item)
 
     def get_stats(self) -> dict[str, Any]:
         return {
-            "queue_depth": self._q.qsize(),
-            "queue_capacity": self._q.maxsize,
+            "queue_depth": len(self._q),
+            "queue_capacity": self._max,
             "enqueued": self.enqueued,
             "dropped": self.dropped,
             "written": self.written,

@@ -71,6 +71,7 @@ class Runtime:
                 log.warning("tower.runtime.stop_failed", extra={"error": repr(exc)})
         self.recorder.stop()
         set_recorder(None)
+        self.store.stop_checkpointer()
 
     # --- crash recovery ---------------------------------------------------------------------------------------
     def reconcile_crashed(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from tower_sentinel.telemetry.events import ErrorEvent, OperationEvent, PromptEvent, new_id
@@ -137,3 +138,90 @@ def test_coalesced_prompt_batch_equals_one_write_per_event(tmp_path):
         assert one_by_one.get_generation(pid) == batched.get_generation(pid)
     rec = batched.get_generation("p")
     assert rec["status"] == "error" and rec["correlation_id"] == "c" and rec["queue_position"] == 2
+
+
+def _poll(fn, deadline_s=10.0):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.01)
+    return fn()
+
+
+def test_idle_writer_wakes_for_one_event(tmp_path):
+    """An event recorded while the writer sleeps is committed within the linger time, without a flush."""
+    store = SQLiteStore(tmp_path / "s.db")
+    rec = Recorder(store, linger_s=0.01)
+    rec.start()
+    try:
+        db = sqlite3.connect(tmp_path / "s.db")
+        count = lambda: db.execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0]  # noqa: E731
+        for expected in (1, 2):  # twice: the second event finds the writer asleep again
+            assert _poll(lambda: rec._idle)  # the writer announced it sleeps
+            t0 = time.monotonic()
+            rec.record(_op(expected))
+            assert _poll(lambda: count() == expected, 2.0), f"event {expected} not committed"
+            assert time.monotonic() - t0 < 0.45  # woken, not found by the 0.5 s idle timeout
+    finally:
+        rec.stop()
+
+
+def test_flush_waits_only_for_events_before_it(tmp_path):
+    """flush() returns once what was recorded before it is committed, and events after it are written too."""
+    store = SQLiteStore(tmp_path / "s.db")
+    rec = Recorder(store, batch_size=7)
+    rec.start()
+    try:
+        for i in range(100):
+            rec.record(_op(i))
+        assert rec.flush(10)
+        db = sqlite3.connect(tmp_path / "s.db")
+        assert db.execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0] == 100
+        for i in range(5):
+            rec.record(_op(i))
+        rec.stop()
+        assert db.execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0] == 105
+    finally:
+        rec.stop()
+
+
+def test_checkpoints_run_off_the_writer_thread(tmp_path, monkeypatch):
+    """The writer's own auto-checkpoint is only a large backstop; the checkpointer thread moves the WAL into the
+    database, so the WAL does not grow without bound and the rows are in the main file."""
+    from tower_sentinel.telemetry import store as store_mod
+
+    monkeypatch.setattr(store_mod, "CHECKPOINT_EVERY_ROWS", 500)
+    store = SQLiteStore(tmp_path / "s.db")
+    for k in range(10):
+        store.write_batch([_op(i) for i in range(k * 100, k * 100 + 100)])
+    conn = store._conn()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == store_mod.WRITER_AUTOCHECKPOINT_PAGES
+    assert _poll(lambda: store.checkpoints >= 1)
+    thread = store._ckpt_thread
+    assert thread is not None and thread.is_alive() and thread is not threading.current_thread()
+    store.close()
+    assert not thread.is_alive()
+    # everything checkpointed: a reader of the main file alone (WAL removed) sees the rows
+    ro = sqlite3.connect(f"file:{tmp_path / 's.db'}?mode=ro", uri=True)
+    assert ro.execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0] >= 500
+
+
+def test_positional_statements_match_named(tmp_path):
+    """The writer's positional form of a named statement binds the same values as the named one."""
+    from tower_sentinel.telemetry.sqlfiles import positional, sql
+
+    text, params = positional("sqlite", "insert_operation")
+    assert "?" in text and ":" not in text.split("VALUES")[1]
+    row = _op(2, prompt_id="p", node_class="K").to_row()
+    a, b = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for db in (a, b):
+        db.execute("CREATE TABLE anime_operation_metrics (operation_id PRIMARY KEY, operation_type, start_time, "
+                    "end_time, duration_seconds, success, error_details, context, correlation_id, prompt_id, "
+                    "instance_id, node_id, node_class, status, category, cached, comfyui_version)")
+    a.execute(text, params(row))
+    b.execute(sql("sqlite", "insert_operation"), row)
+    q = "SELECT * FROM anime_operation_metrics"
+    assert a.execute(q).fetchall() == b.execute(q).fetchall()
+    assert positional("sqlite", "spool_insert")[1]({"event_id": "e", "kind": "k", "payload": "{}"}) == ("e", "k", "{}")
