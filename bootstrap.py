@@ -15,7 +15,7 @@ from . import server_routes
 from .telemetry.capture import Capture, comfy_facts
 from .telemetry.config import load_settings
 from .telemetry.events import Event, PromptEvent
-from .telemetry.logs import install_json_log
+from .telemetry.logs import install_json_log, write_json_lines
 from .telemetry.runtime import Runtime, get_runtime, set_runtime
 
 __all__ = ["start"]
@@ -111,28 +111,43 @@ def _hooks_check(capture: Capture) -> dict[str, Any]:
             "lifecycle_api": capture.lifecycle_api}
 
 
-# queued is DEBUG: one INFO line per prompt (its outcome) is what ComfyUI's console can afford at hundreds/s
+# queued is DEBUG; a successful outcome is one INFO line in the JSON log only (ComfyUI prints its own "Prompt
+# executed" line; at hundreds of prompts/s a console line each is noise and costs more than recording the
+# prompt); failures and rejections are WARNING lines that also reach ComfyUI's console
 _PROMPT_LOG = {"queued": ("tower.prompt.queued", logging.DEBUG), "rejected": ("tower.prompt.rejected", logging.WARNING)}
 
 
+def _prompt_fields(ev: PromptEvent) -> dict[str, Any]:
+    return {"correlation_id": ev.correlation_id, "prompt_id": ev.prompt_id, "status": ev.status,
+            "category": ev.category, "queue_position": ev.queue_position,
+            "execution_seconds": ev.execution_seconds, "failing_node_id": ev.failing_node_id}
+
+
 def _log_prompts(events: Sequence[Event]) -> None:
-    """One structured line per stored prompt state change, written by the recorder's thread after commit, so
-    logging costs nothing on ComfyUI's event loop or prompt worker."""
+    """One structured line per stored prompt outcome, written by the recorder's thread after commit, so logging
+    costs nothing on ComfyUI's event loop or prompt worker."""
+    successes = []
     for ev in events:
-        if not isinstance(ev, PromptEvent) or ev.status == "running":
+        if type(ev) is not PromptEvent or ev.status == "running":
             continue
-        name, level = _PROMPT_LOG.get(ev.status) or (
-            "tower.prompt.finished", logging.INFO if ev.status == "success" else logging.WARNING)
+        if ev.status == "success":
+            successes.append(ev)
+            continue
+        name, level = _PROMPT_LOG.get(ev.status) or ("tower.prompt.finished", logging.WARNING)
         if log.isEnabledFor(level):
-            log.log(level, "%s %s %s", name, ev.prompt_id, ev.status,
-                    extra={"event": name, "correlation_id": ev.correlation_id, "prompt_id": ev.prompt_id,
-                           "status": ev.status, "category": ev.category, "queue_position": ev.queue_position,
-                           "execution_seconds": ev.execution_seconds, "failing_node_id": ev.failing_node_id})
+            log.log(level, "%s %s %s", name, ev.prompt_id, ev.status, extra={"event": name, **_prompt_fields(ev)})
+    if successes and log.isEnabledFor(logging.INFO):
+        fields = [_prompt_fields(ev) for ev in successes]
+        if not write_json_lines("tower.prompt.finished", "info", fields):
+            for ev, f in zip(successes, fields, strict=True):
+                log.info("tower.prompt.finished %s success", ev.prompt_id, extra={"event": "tower.prompt.finished", **f})
 
 
 def _broadcast_outcomes(server: Any, events: Sequence[Event]) -> None:
+    if not getattr(server, "sockets", True):
+        return  # no websocket client connected: nothing to tell (send_sync would still wake the event loop)
     for ev in events:
-        if isinstance(ev, PromptEvent) and ev.status in TERMINAL:
+        if type(ev) is PromptEvent and ev.status in TERMINAL:
             server.send_sync("tower.outcome", {
                 "prompt_id": ev.prompt_id, "status": ev.status, "correlation_id": ev.correlation_id,
                 "category": ev.category, "failing_node_id": ev.failing_node_id,

@@ -16,7 +16,6 @@ ComfyUI (a raising progress handler or task_done kills ComfyUI's worker thread).
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import json
 import logging
 import re
@@ -25,11 +24,11 @@ import time
 import traceback
 import uuid
 from collections import OrderedDict
-from datetime import datetime, timezone
 from typing import Any
 
 from ..reliability.errors import classify_execution_error, classify_rejection
 from .context import PromptContext, emit, set_current_prompt
+from .derive import extract_inputs
 from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid
 from .fingerprint import fingerprint
 
@@ -39,8 +38,6 @@ log = logging.getLogger("tower_sentinel.capture")
 
 _CID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
-_SECRET_NAME = re.compile(r"key|token|secret|passw|auth|credential", re.IGNORECASE)
-_MAX_FEATURES = 200
 _MAX_PENDING = 10_000
 CORRELATION_KEY = "correlation_id"
 
@@ -69,35 +66,6 @@ def mint_correlation_id() -> str:
     return new_id()
 
 
-def extract_inputs(prompt: Any) -> tuple[dict[str, Any], int]:
-    """Scalar widget values as ``{"Class.input": value}`` (max over nodes of one class for numbers), and the node count."""
-    if not isinstance(prompt, dict):
-        return {}, 0
-    feats: dict[str, Any] = {}
-    for node in prompt.values():
-        if not isinstance(node, dict):
-            continue
-        ct = node.get("class_type")
-        inputs = node.get("inputs")
-        if not isinstance(ct, str) or not isinstance(inputs, dict):
-            continue
-        for name, val in inputs.items():
-            if not isinstance(name, str) or _SECRET_NAME.search(name):
-                continue
-            if isinstance(val, bool) or (isinstance(val, str) and len(val) <= 64):
-                key = f"{ct[:80]}.{name[:60]}"
-                feats.setdefault(key, val)
-            elif isinstance(val, (int, float)) and val == val:
-                key = f"{ct[:80]}.{name[:60]}"
-                prev = feats.get(key)
-                feats[key] = val if not isinstance(prev, (int, float)) or isinstance(prev, bool) else max(prev, val)
-            else:
-                continue
-            if len(feats) >= _MAX_FEATURES:
-                return feats, len(prompt)
-    return feats, len(prompt)
-
-
 def comfy_facts() -> tuple[str | None, str | None, int | None]:
     """(ComfyUI version, user directory, listen port) of the running ComfyUI, each None when unknown."""
     version = user_dir = port = None
@@ -122,23 +90,25 @@ def comfy_facts() -> tuple[str | None, str | None, int | None]:
     return version, user_dir, port
 
 
-def _utc_from_ms(ms: Any) -> datetime | None:
+def _epoch_from_ms(ms: Any) -> float | None:
     try:
-        return datetime.fromtimestamp(float(ms) / 1000.0, tz=timezone.utc)
-    except (TypeError, ValueError, OverflowError, OSError):
+        t = float(ms) / 1000.0
+    except (TypeError, ValueError, OverflowError):
         return None
+    return t if 0 < t < 32503680000 else None  # before year 3000: a sane create_time
 
 
 class _Pending:
-    __slots__ = ("correlation_id", "inputs", "node_count", "queued_at", "client_id", "workflow_hash")
+    """What the event loop learnt about a queued prompt, for the worker's hooks. The graph is kept by reference
+    (ComfyUI keeps it anyway); inputs, node count and hash are derived from it by the writer thread."""
 
-    def __init__(self, correlation_id, inputs, node_count, queued_at, client_id, workflow_hash):
+    __slots__ = ("correlation_id", "prompt", "queued_at", "client_id")
+
+    def __init__(self, correlation_id: str, prompt: Any, queued_at: float, client_id: str | None) -> None:
         self.correlation_id = correlation_id
-        self.inputs = inputs
-        self.node_count = node_count
+        self.prompt = prompt
         self.queued_at = queued_at
         self.client_id = client_id
-        self.workflow_hash = workflow_hash
 
 
 class Capture:
@@ -157,7 +127,7 @@ class Capture:
         self._req: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tower_req", default=None)
         # worker-thread state for the prompt being executed
         self._running: dict[str, Any] | None = None
-        self._node_starts: dict[str, tuple[float, datetime, str | None]] = {}
+        self._node_starts: dict[str, tuple[float, float, str | None]] = {}
         self._node_done: set[str] = set()
 
     # --- bookkeeping ------------------------------------------------------------------------------------------
@@ -283,10 +253,12 @@ class Capture:
                 state["cid"] = cid
                 try:
                     body = None
-                    if resp.status != 200 and getattr(resp, "body", None) is not None:
-                        body = json.loads(resp.body)
-                    elif resp.status == 200 and getattr(resp, "body", None) is not None:
-                        body = json.loads(resp.body)
+                    raw = getattr(resp, "body", None)
+                    pid = state.get("prompt_id")
+                    if resp.status == 200 and pid and isinstance(raw, bytes) and f'"{pid}"'.encode() in raw:
+                        body = {"prompt_id": pid}  # the id we assigned came back: no need to parse the answer
+                    elif isinstance(raw, (bytes, str)):
+                        body = json.loads(raw)
                     capture._after_post(state, resp.status, body)
                 except Exception as exc:  # noqa: BLE001
                     capture._fail("middleware", exc)
@@ -304,6 +276,7 @@ class Capture:
             state = self._req.get()
             if state is None:  # a POST that did not come through our middleware (another path or a test)
                 state = {"cid": None, "t0": time.time()}
+                self._req.set(state)
             if not isinstance(json_data, dict):
                 return json_data
             extra = json_data.get("extra_data")
@@ -322,21 +295,16 @@ class Capture:
                 json_data["prompt_id"] = pid
             pid = str(pid)
             state["prompt_id"] = pid
-            prompt = json_data.get("prompt")
-            inputs, count = extract_inputs(prompt)
-            whash = None
-            if isinstance(prompt, dict):
-                whash = hashlib.sha1(",".join(sorted(str(n.get("class_type")) for n in prompt.values()
-                                                     if isinstance(n, dict))).encode()).hexdigest()[:16]
-            client_id = json_data.get("client_id") if isinstance(json_data.get("client_id"), str) else None
-            state["pending"] = _Pending(cid, inputs, count, datetime.now(timezone.utc), client_id, whash)
+            client_id = json_data.get("client_id")
+            state["pending"] = _Pending(cid, json_data.get("prompt"), time.time(),
+                                        client_id if isinstance(client_id, str) else None)
         except Exception as exc:  # noqa: BLE001
             self._fail("on_prompt", exc)
         return json_data
 
     def _after_post(self, state: dict[str, Any], status: int, body: Any) -> None:
-        now = datetime.now(timezone.utc)
-        started = datetime.fromtimestamp(state["t0"], tz=timezone.utc)
+        now = time.time()
+        started = state["t0"]
         cid = state["cid"]
         pending: _Pending | None = state.get("pending")
         pid = state.get("prompt_id")
@@ -355,10 +323,8 @@ class Capture:
             emit(PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
                              client_id=pending.client_id if pending else None, instance_id=self.instance_id,
                              queued_at=now, queue_position=position,
-                             node_count=pending.node_count if pending else None,
-                             inputs=pending.inputs if pending else None,
                              comfyui_version=self.comfyui_version, extension_version=self.extension_version,
-                             workflow_hash=pending.workflow_hash if pending else None))
+                             prompt=pending.prompt if pending else None))
             emit(OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now,
                                 success=True, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
                                 status="queued", comfyui_version=self.comfyui_version,
@@ -389,9 +355,8 @@ class Capture:
                          client_id=pending.client_id if pending else None, instance_id=self.instance_id,
                          queued_at=now, finished_at=now, error_id=error_id, category=cls.category.value,
                          failing_node_id=first_node, failing_node_class=failing_class,
-                         node_count=pending.node_count if pending else None,
-                         inputs=pending.inputs if pending else None, comfyui_version=self.comfyui_version,
-                         extension_version=self.extension_version))
+                         comfyui_version=self.comfyui_version, extension_version=self.extension_version,
+                         prompt=pending.prompt if pending else None))
         emit(OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now,
                             success=False, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
                             status="rejected", category=cls.category.value, comfyui_version=self.comfyui_version,
@@ -418,9 +383,9 @@ class Capture:
         with self._pending_lock:
             pending = self._pending.get(pid)
         cid = sanitize_correlation_id(extra.get(CORRELATION_KEY)) or (pending.correlation_id if pending else None)
-        now = datetime.now(timezone.utc)
-        queued_at = _utc_from_ms(extra.get("create_time")) or (pending.queued_at if pending else None)
-        wait = (now - queued_at).total_seconds() if queued_at else None
+        now = time.time()
+        queued_at = (pending.queued_at if pending else None) or _epoch_from_ms(extra.get("create_time"))
+        wait = max(0.0, now - queued_at) if queued_at else None
         self._running = {"prompt_id": pid, "cid": cid, "t0": time.perf_counter(), "started_at": now,
                          "queued_at": queued_at, "wait": wait, "client_id": extra.get("client_id"),
                          "prompt": item[2] if len(item) > 2 else None}
@@ -445,8 +410,7 @@ class Capture:
     def _node_start(self, node_id: str, prompt_id: str, registry: Any) -> None:
         if node_id in self._node_starts:  # lazy nodes start twice: keep the first
             return
-        self._node_starts[node_id] = (time.perf_counter(), datetime.now(timezone.utc),
-                                      self._node_class(node_id, registry))
+        self._node_starts[node_id] = (time.perf_counter(), time.time(), self._node_class(node_id, registry))
 
     def _node_finish(self, node_id: str, prompt_id: str, registry: Any) -> None:
         start = self._node_starts.get(node_id)
@@ -457,7 +421,7 @@ class Capture:
         run = self._running or {}
         emit(OperationEvent(new_id(), operation_type="node_execution", start_time=started_at,
                             duration_seconds=time.perf_counter() - t0,
-                            end_time=datetime.now(timezone.utc), success=True,
+                            end_time=time.time(), success=True,
                             correlation_id=run.get("cid"), prompt_id=prompt_id or run.get("prompt_id"),
                             instance_id=self.instance_id, node_id=str(node_id), node_class=cls, status="success",
                             cached=False, comfyui_version=self.comfyui_version))
@@ -491,7 +455,7 @@ class Capture:
             return
         if run.get("prompt_id") != pid:
             run = {}
-        now = datetime.now(timezone.utc)
+        now = time.time()
         exec_s = time.perf_counter() - run["t0"] if run.get("t0") else None
         cid = run.get("cid")
         messages = getattr(status, "messages", None) or []
@@ -544,7 +508,7 @@ class Capture:
             emit(ErrorEvent(error_id, message=msg[:4000], category=category, severity=cls.severity.value,
                             timestamp=now, stack_trace=tb_text,
                             context={"stage": "execution", "executed": data.get("executed"),
-                                     "inputs": (self._pending.get(pid).inputs if pid in self._pending else None),
+                                     "inputs": self._inputs_of(pid),
                                      "current_inputs_keys": sorted(data.get("current_inputs") or {})[:50]
                                      if isinstance(data.get("current_inputs"), dict) else None},
                             correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, exception_type=et,
@@ -574,6 +538,16 @@ class Capture:
             self._pending.pop(pid, None)
         self._running = None
 
+    def _inputs_of(self, pid: str) -> dict[str, Any] | None:
+        with self._pending_lock:
+            pending = self._pending.get(pid)
+        if pending is None:
+            return None
+        try:
+            return extract_inputs(pending.prompt)[0]
+        except Exception:  # noqa: BLE001
+            return None
+
     def _wrap_delete(self, orig: Any) -> Any:
         capture = self
 
@@ -588,7 +562,7 @@ class Capture:
             try:
                 with self_q.mutex:
                     after = {str(it[1]) for it in self_q.queue}
-                now = datetime.now(timezone.utc)
+                now = time.time()
                 for pid in before - after:
                     with capture._pending_lock:
                         pending = capture._pending.pop(pid, None)

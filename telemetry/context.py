@@ -15,7 +15,7 @@ class _Recorder(Protocol):
     def record(self, event: Event) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class PromptContext:
     prompt_id: str
     correlation_id: str | None

@@ -1,8 +1,10 @@
 """Events: the only thing capture, nodes and clients hand to the recorder.
 
 Every event has an ``event_id`` (the idempotency key: writing it twice leaves one row) and a ``kind`` that names
-the table it lands in. Times are UTC ``datetime``s. Events are plain frozen dataclasses so the hot path only
-allocates and enqueues; the writer thread turns them into rows with ``to_row()``.
+the table it lands in. Times are UTC ``datetime``s or epoch seconds (floats, what the capture hooks use). Events
+are plain slotted dataclasses so the hot path only allocates and enqueues; the writer thread turns them into rows with ``to_row()``. Treat them as immutable; they are
+not frozen dataclasses only because a frozen one costs five times as much to build (``object.__setattr__`` per
+field), and they are built on ComfyUI's threads.
 
 | kind        | table                         | written when |
 |-------------|-------------------------------|--------------|
@@ -19,7 +21,6 @@ import json
 import os
 import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -64,14 +65,36 @@ def new_id() -> str:
 
 
 def new_uuid() -> str:
-    """A random version-4 UUID string (prompt ids), without the ``os.urandom`` call of ``uuid.uuid4``."""
-    return str(uuid.UUID(int=_rng.getrandbits(128), version=4))
+    """A time-ordered UUID string (version 7: 48-bit Unix milliseconds, then random bits) for the prompt ids we
+    assign: new prompts append at the end of the prompt-id indexes instead of touching a random page each."""
+    ms = time.time_ns() // 1_000_000
+    r = _rng.getrandbits(74)
+    h = f"{ms & 0xFFFFFFFFFFFF:012x}7{r >> 62:03x}{0x8 | ((r >> 60) & 0x3):x}{r & 0xFFFFFFFFFFFFFFF:015x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _ts(dt: datetime | None) -> str | None:
-    """UTC timestamps as ISO text without offset: sorts lexically in SQLite, parses as TIMESTAMP in PostgreSQL."""
+_SECOND: tuple[int, str] = (-1, "")  # the last whole second formatted: timestamps of a batch share it
+
+
+def _ts(dt: datetime | float | None) -> str | None:
+    """UTC timestamps as ISO text without offset: sorts lexically in SQLite, parses as TIMESTAMP in PostgreSQL.
+    Takes an aware ``datetime`` or epoch seconds (``time.time()``: what the capture hooks take, as it is the
+    cheapest clock to read on ComfyUI's threads)."""
+    global _SECOND
     if dt is None:
         return None
+    if type(dt) is float:
+        sec = int(dt)
+        cached = _SECOND
+        if cached[0] != sec:
+            cached = (sec, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec)))
+            _SECOND = cached
+        us = int((dt - sec) * 1_000_000 + 0.5)  # rounded like datetime.fromtimestamp
+        if us >= 1_000_000:
+            return _ts(float(sec + 1))
+        return f"{cached[1]}.{us:06d}"
+    if isinstance(dt, (int, float)):
+        return _ts(float(dt))
     if dt.tzinfo is timezone.utc:  # the common case, without a second datetime object
         return dt.isoformat(sep=" ", timespec="microseconds")[:26]
     if dt.tzinfo is not None:
@@ -79,13 +102,16 @@ def _ts(dt: datetime | None) -> str | None:
     return dt.isoformat(sep=" ", timespec="microseconds")
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return _ENCODE(value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Event:
     event_id: str
 
@@ -99,7 +125,7 @@ class Event:
         return {"kind": self.kind, "row": self.to_row()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class OperationEvent(Event):
     operation_type: str
     start_time: datetime
@@ -123,7 +149,11 @@ class OperationEvent(Event):
     def to_row(self) -> dict[str, Any]:
         duration = self.duration_seconds
         if duration is None and self.end_time is not None:
-            duration = (self.end_time - self.start_time).total_seconds()
+            end, start = self.end_time, self.start_time
+            if isinstance(end, datetime) and isinstance(start, datetime):
+                duration = (end - start).total_seconds()
+            elif not isinstance(end, datetime) and not isinstance(start, datetime):
+                duration = float(end) - float(start)
         return {
             "operation_id": self.event_id,
             "operation_type": self.operation_type,
@@ -145,7 +175,7 @@ class OperationEvent(Event):
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class ErrorEvent(Event):
     message: str
     category: str
@@ -188,7 +218,7 @@ class ErrorEvent(Event):
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class PromptEvent(Event):
     """A partial update of one prompt's record; ``None`` fields leave the stored value alone."""
 
@@ -214,10 +244,19 @@ class PromptEvent(Event):
     comfyui_version: str | None = None
     extension_version: str | None = None
     workflow_hash: str | None = None
+    prompt: Any = None  # ComfyUI's graph by reference: the writer derives inputs, node count and hash from it
 
     kind = "prompt"
 
     def to_row(self) -> dict[str, Any]:
+        inputs, node_count, whash = self.inputs, self.node_count, self.workflow_hash
+        if self.prompt is not None:
+            from .derive import describe_prompt
+
+            d_inputs, d_count, d_hash = describe_prompt(self.prompt)
+            inputs = inputs if inputs is not None else d_inputs
+            node_count = node_count if node_count is not None else d_count
+            whash = whash or d_hash
         return {
             "event_id": self.event_id,
             "prompt_id": self.prompt_id,
@@ -233,20 +272,20 @@ class PromptEvent(Event):
             "queue_wait_seconds": self.queue_wait_seconds,
             "execution_seconds": self.execution_seconds,
             "queue_position": self.queue_position,
-            "node_count": self.node_count,
+            "node_count": node_count,
             "error_id": self.error_id,
             "category": self.category,
             "failing_node_id": self.failing_node_id,
             "failing_node_class": self.failing_node_class,
-            "inputs": _json(self.inputs),
+            "inputs": _json(inputs),
             "outputs": _json(self.outputs),
             "comfyui_version": self.comfyui_version,
             "extension_version": self.extension_version,
-            "workflow_hash": self.workflow_hash,
+            "workflow_hash": whash,
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class QualityEvent(Event):
     prompt_id: str | None
     node_id: str | None
@@ -279,7 +318,7 @@ class QualityEvent(Event):
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class FeedbackEvent(Event):
     prompt_id: str
     rating: int

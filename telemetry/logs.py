@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["install_json_log", "redact"]
+__all__ = ["install_json_log", "redact", "write_json_lines"]
 
 _SECRET = re.compile(r"passw|secret|token|api_?key|authorization|dsn", re.IGNORECASE)
 
@@ -37,6 +38,49 @@ def _rotate_at_start(path: Path, max_bytes: int, keep: int = 3) -> None:
         path.replace(path.with_name(f"{path.name}.1"))
     except OSError:
         pass
+
+
+_handler: logging.FileHandler | None = None
+_renderer: Any = None
+_SECOND: tuple[int, str] = (-1, "")
+
+
+def _now_iso() -> str:
+    """The current UTC time as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it."""
+    global _SECOND
+    t = time.time()
+    sec = int(t)
+    cached = _SECOND
+    if cached[0] != sec:
+        cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+        _SECOND = cached
+    return f"{cached[1]}.{int((t - sec) * 1_000_000):06d}Z"
+
+
+def write_json_lines(event: str, level: str, records: list[dict[str, Any]]) -> bool:
+    """Append one JSON line per record to the JSON log in one write, rendered by the same structlog renderer as
+    the logger's lines (same keys: event, level, logger, timestamp, then the record). For the per-prompt lines the
+    recorder writes after each commit: going through ``logging`` per line (and ComfyUI's console) cost more than
+    recording the prompt. False when no JSON log is installed (the caller then logs normally)."""
+    handler, renderer = _handler, _renderer
+    if handler is None or renderer is None:
+        return False
+    ts = _now_iso()
+    lines = []
+    for rec in records:
+        d = {"event": event, "level": level, "logger": "tower_sentinel", "timestamp": ts}
+        d.update(rec)
+        lines.append(renderer(None, level, redact(None, level, d)))
+    handler.acquire()
+    try:
+        stream = handler.stream
+        if stream is None:
+            return False
+        stream.write("\n".join(lines) + "\n")
+        stream.flush()
+    finally:
+        handler.release()
+    return True
 
 
 def install_json_log(path: str | Path, *, max_bytes: int = 20 * 1024 * 1024) -> logging.Handler | None:
@@ -65,6 +109,8 @@ def install_json_log(path: str | Path, *, max_bytes: int = 20 * 1024 * 1024) -> 
     handler.setFormatter(formatter)
     handler._tower_json = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
+    global _handler, _renderer
+    _handler, _renderer = handler, structlog.processors.JSONRenderer()
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     return handler

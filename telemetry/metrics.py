@@ -45,6 +45,7 @@ class TowerMetrics:
         self.node_seconds = Histogram("tower_node_execution_seconds", "Node execution time (not cached)",
                                       ["node_class"], buckets=NODE_BUCKETS, registry=self.registry)
         self._node_classes: set[str] = set()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._max_node_classes = max_node_classes
         self._health, self._breakers, self._recorder = health, breakers, recorder
         self.registry.register(_StateCollector(self))
@@ -58,21 +59,34 @@ class TowerMetrics:
         self._node_classes.add(name)
         return name
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)`` memoized: labels() takes a lock and builds a key on every call."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, events: Sequence[Event]) -> None:
         for ev in events:
-            if isinstance(ev, PromptEvent) and ev.status in TERMINAL:
-                self.outcomes.labels(ev.status, ev.category or "none").inc()
+            kind = type(ev)
+            if kind is PromptEvent:
+                if ev.status not in TERMINAL:
+                    continue
+                self._child(self.outcomes, ev.status, ev.category or "none").inc()
                 if ev.execution_seconds is not None and ev.execution_seconds >= 0:
                     self.prompt_seconds.observe(ev.execution_seconds)
                 if ev.queue_wait_seconds is not None and ev.queue_wait_seconds >= 0:
                     self.wait_seconds.observe(ev.queue_wait_seconds)
-            elif isinstance(ev, OperationEvent):
+            elif kind is OperationEvent:
                 success = "unknown" if ev.success is None else ("true" if ev.success else "false")
-                self.operations.labels(ev.operation_type, success).inc()
+                self._child(self.operations, ev.operation_type, success).inc()
                 if ev.operation_type == "node_execution" and not ev.cached:
-                    row = ev.to_row()
-                    if row["duration_seconds"] is not None and row["duration_seconds"] >= 0:
-                        self.node_seconds.labels(self._node_label(ev.node_class)).observe(row["duration_seconds"])
+                    seconds = ev.duration_seconds
+                    if seconds is None:
+                        seconds = ev.to_row()["duration_seconds"]
+                    if seconds is not None and seconds >= 0:
+                        self._child(self.node_seconds, self._node_label(ev.node_class)).observe(seconds)
 
     def exposition(self) -> bytes:
         from prometheus_client import generate_latest
