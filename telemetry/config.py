@@ -38,9 +38,10 @@ _ENV_KEYS = {
     "TOWER_KB_INSECURE": "kb_insecure",
     "TOWER_GENERATE_WAIT_S": "generate_wait_s",
     "TOWER_KB_REPORT_INTERVAL_S": "kb_report_interval_s",
+    "TOWER_COMMIT_INTERVAL_S": "commit_interval_s",
 }
 _INT = {"db_port", "metrics_retention_days", "errors_retention_days", "spool_max_events", "queue_max_events"}
-_FLOAT = {"generate_wait_s", "kb_report_interval_s"}
+_FLOAT = {"generate_wait_s", "kb_report_interval_s", "commit_interval_s"}
 _BOOL = {"kb_insecure"}
 
 
@@ -65,6 +66,7 @@ class Settings:
     queue_max_events: int = 100_000
     generate_wait_s: float = 300.0
     kb_report_interval_s: float = 86_400.0
+    commit_interval_s: float = 0.1  # group commit: how long the writer gathers events before one transaction
     errors: tuple[str, ...] = ()
 
     @property
@@ -172,6 +174,9 @@ def load_settings(
         except (TypeError, ValueError):
             errors.append(f"setting {attr} is not a number; using the default")
             values.pop(attr)
+    if "commit_interval_s" in values and not 0.0 <= values["commit_interval_s"] <= 5.0:
+        errors.append("setting commit_interval_s must be between 0 and 5 seconds; using the default")
+        values.pop("commit_interval_s")
     values.setdefault("data_dir", str(values.get("data_dir") or data_dir))
     if not values.get("instance_id"):
         values["instance_id"] = f"{socket.gethostname()}:{listen_port or 8188}"

@@ -61,16 +61,16 @@ _rng = random.Random(os.urandom(32))  # ids need uniqueness, not secrecy: no sys
 
 def new_id() -> str:
     """32 hex chars, time-ordered (nanoseconds, then 64 random bits): appends at the end of the key indexes."""
-    return f"{time.time_ns():016x}{_rng.getrandbits(64):016x}"
+    return "%016x%016x" % (time.time_ns(), _rng.getrandbits(64))  # noqa: UP031 - the fastest formatting here
 
 
 def new_uuid() -> str:
     """A time-ordered UUID string (version 7: 48-bit Unix milliseconds, then random bits) for the prompt ids we
     assign: new prompts append at the end of the prompt-id indexes instead of touching a random page each."""
-    ms = time.time_ns() // 1_000_000
-    r = _rng.getrandbits(74)
-    h = f"{ms & 0xFFFFFFFFFFFF:012x}7{r >> 62:03x}{0x8 | ((r >> 60) & 0x3):x}{r & 0xFFFFFFFFFFFFFFF:015x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    ms = (time.time_ns() // 1_000_000) & 0xFFFFFFFFFFFF
+    r = _rng.getrandbits(74)  # 12 bits rand_a, then 14 + 48 bits rand_b around the variant bits
+    return "%08x-%04x-7%03x-%04x-%012x" % (ms >> 16, ms & 0xFFFF, r >> 62, 0x8000 | ((r >> 48) & 0x3FFF),  # noqa: UP031
+                                           r & 0xFFFFFFFFFFFF)
 
 
 _SECOND: tuple[int, str] = (-1, "")  # the last whole second formatted: timestamps of a batch share it
@@ -145,6 +145,23 @@ class OperationEvent(Event):
     duration_seconds: float | None = None
 
     kind = "operation"
+    COLUMNS = ("operation_id", "operation_type", "start_time", "end_time", "duration_seconds", "success",
+               "error_details", "context", "correlation_id", "prompt_id", "instance_id", "node_id", "node_class",
+               "status", "category", "cached", "comfyui_version")
+
+    def to_params(self) -> tuple[Any, ...]:
+        """``to_row()``'s values in ``COLUMNS`` order, without the dict (the writer's hot loop)."""
+        duration = self.duration_seconds
+        if duration is None and self.end_time is not None:
+            end, start = self.end_time, self.start_time
+            if type(end) is float and type(start) is float:
+                duration = end - start
+            else:
+                duration = self.to_row()["duration_seconds"]
+        return (self.event_id, self.operation_type, _ts(self.start_time), _ts(self.end_time), duration,
+                self.success, _json(self.error_details), _json(self.context), self.correlation_id, self.prompt_id,
+                self.instance_id, self.node_id, self.node_class, self.status, self.category, self.cached,
+                self.comfyui_version)
 
     def to_row(self) -> dict[str, Any]:
         duration = self.duration_seconds

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SQL_DIR", "sql", "positional", "migrations"]
+__all__ = ["SQL_DIR", "sql", "positional", "placeholder_names", "migrations"]
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -21,6 +21,11 @@ def sql(dialect: str, name: str) -> str:
     """The text of ``sql/<dialect>/<name>.sql``."""
     path = SQL_DIR / dialect / f"{name}.sql"
     return path.read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def placeholder_names(dialect: str, name: str) -> list[str]:
+    """The ``:name`` placeholders of a statement, in order (what ``positional`` binds by position)."""
+    return _NAMED.findall(sql(dialect, name))
 
 
 @cache

@@ -226,3 +226,42 @@ def test_positional_statements_match_named(tmp_path):
     q = "SELECT * FROM anime_operation_metrics"
     assert a.execute(q).fetchall() == b.execute(q).fetchall()
     assert positional("sqlite", "spool_insert")[1]({"event_id": "e", "kind": "k", "payload": "{}"}) == ("e", "k", "{}")
+
+
+def test_outcome_in_the_same_batch_supersedes_running(tmp_path):
+    """The running update is skipped when the prompt's outcome (carrying the start) is in the batch: the stored
+    row equals writing every event on its own, and a running update without such an outcome still lands."""
+    from tower_sentinel.telemetry.store import drop_superseded_running
+
+    t = 1_780_000_000.0
+    evs = [
+        PromptEvent(new_id(), prompt_id="p", status="queued", at=t, correlation_id="c", queued_at=t, queue_position=1,
+                    prompt={"1": {"class_type": "K", "inputs": {"steps": 4}}}),
+        PromptEvent(new_id(), prompt_id="p", status="running", at=t + 1, started_at=t + 1, queue_wait_seconds=1.0,
+                    correlation_id="c", client_id="cl"),
+        PromptEvent(new_id(), prompt_id="p", status="success", at=t + 2, started_at=t + 1, finished_at=t + 2,
+                    queue_wait_seconds=1.0, execution_seconds=1.0, correlation_id="c", client_id="cl"),
+        PromptEvent(new_id(), prompt_id="r", status="running", at=t + 1, started_at=t + 1, queue_wait_seconds=0.5),
+    ]
+    kept = drop_superseded_running(evs)
+    assert [(e.prompt_id, e.status) for e in kept] == [("p", "queued"), ("p", "success"), ("r", "running")]
+    one_by_one, batched = SQLiteStore(tmp_path / "a.db"), SQLiteStore(tmp_path / "b.db")
+    for ev in evs:
+        one_by_one.write_batch([ev])
+    batched.write_batch(evs)
+    for pid in ("p", "r"):
+        a, b = one_by_one.get_generation(pid), batched.get_generation(pid)
+        assert a == b and a is not None
+    assert b["status"] == "running" and batched.get_generation("p")["inputs"] == {"K.steps": 4}
+
+
+def test_operation_params_match_rows():
+    """The writer's tuple for an operation is the row's values in the insert's column order."""
+    from tower_sentinel.telemetry import store as store_mod
+
+    assert store_mod._OPS_DIRECT
+    for ev in (_op(2, prompt_id="p", node_class="K", context={"a": [1]}, error_details={"e": 1}, cached=True),
+               OperationEvent(new_id(), operation_type="node_execution", start_time=1.5, end_time=2.25, success=False),
+               OperationEvent(new_id(), operation_type="x", start_time=T0)):
+        row = ev.to_row()
+        assert ev.to_params() == tuple(row[c] for c in OperationEvent.COLUMNS)
