@@ -29,7 +29,7 @@ from typing import Any
 from ..reliability.errors import classify_execution_error, classify_rejection
 from .context import PromptContext, emit, set_current_prompt
 from .derive import extract_inputs
-from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid
+from .events import Deferred, ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid
 from .fingerprint import fingerprint
 
 __all__ = ["Capture", "comfy_facts", "sanitize_correlation_id", "correlation_from_headers", "extract_inputs"]
@@ -320,15 +320,7 @@ class Capture:
                     self._pending[pid] = pending
                     while len(self._pending) > _MAX_PENDING:
                         self._pending.popitem(last=False)
-            emit(PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
-                             client_id=pending.client_id if pending else None, instance_id=self.instance_id,
-                             queued_at=now, queue_position=position,
-                             comfyui_version=self.comfyui_version, extension_version=self.extension_version,
-                             prompt=pending.prompt if pending else None))
-            emit(OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now,
-                                success=True, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
-                                status="queued", comfyui_version=self.comfyui_version,
-                                context={"queue_position": position}))
+            emit(Deferred(self._queued_events, (pid, cid, started, now, position, pending)))
             return
         if status >= 500:
             return  # ComfyUI's own failure, not a rejection of the prompt
@@ -361,6 +353,19 @@ class Capture:
                             success=False, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
                             status="rejected", category=cls.category.value, comfyui_version=self.comfyui_version,
                             error_details={"error_id": error_id, "type": err_type, "message": full_message}))
+
+    def _queued_events(self, pid: str, cid: str, started: float, now: float, position: int | None,
+                       pending: _Pending | None) -> list[Any]:
+        """(writer thread) The accepted prompt's record and its comfyui_queue operation."""
+        return [
+            PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
+                        client_id=pending.client_id if pending else None, instance_id=self.instance_id,
+                        queued_at=now, queue_position=position, comfyui_version=self.comfyui_version,
+                        extension_version=self.extension_version, prompt=pending.prompt if pending else None),
+            OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now, success=True,
+                           correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, status="queued",
+                           comfyui_version=self.comfyui_version, context={"queue_position": position}),
+        ]
 
     # --- worker thread ----------------------------------------------------------------------------------------
     def _wrap_get(self, orig: Any) -> Any:
@@ -449,14 +454,25 @@ class Capture:
         return task_done
 
     def _finished(self, item: Any, status: Any, history_result: Any) -> None:
+        """(worker thread) Capture what the outcome needs, by reference and clock reading; the writer builds it."""
         run = self._running or {}
         pid = str(item[1]) if item is not None else run.get("prompt_id")
+        self._running = None
         if pid is None:
             return
         if run.get("prompt_id") != pid:
             run = {}
-        now = time.time()
         exec_s = time.perf_counter() - run["t0"] if run.get("t0") else None
+        emit(Deferred(self._outcome_events, (pid, item, status, history_result, run, time.time(), exec_s,
+                                             self._node_starts, self._node_done, time.perf_counter())))
+
+    def _outcome_events(self, pid: str, item: Any, status: Any, history_result: Any, run: dict[str, Any], now: float,
+                        exec_s: float | None, node_starts: dict[str, tuple[float, float, str | None]],
+                        node_done: set[str], perf_now: float) -> list[Any]:
+        """(writer thread) The prompt's outcome from ComfyUI's status messages: cached nodes, the failing node's
+        time, the error (classified and fingerprinted), the prompt record and its comfyui_execution operation."""
+        out: list[Any] = []
+        emit = out.append
         cid = run.get("cid")
         messages = getattr(status, "messages", None) or []
         status_str = getattr(status, "status_str", None)
@@ -514,10 +530,10 @@ class Capture:
                             correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, exception_type=et,
                             node_id=failing_id, node_class=failing_cls, fingerprint=fp, template=template,
                             comfyui_version=self.comfyui_version, extension_version=self.extension_version))
-            if failing_id and failing_id in self._node_starts and failing_id not in self._node_done:
-                t0, n_started, ncls = self._node_starts[failing_id]
+            if failing_id and failing_id in node_starts and failing_id not in node_done:
+                t0, n_started, ncls = node_starts[failing_id]
                 emit(OperationEvent(new_id(), operation_type="node_execution", start_time=n_started, end_time=now,
-                                    duration_seconds=time.perf_counter() - t0, success=False, correlation_id=cid,
+                                    duration_seconds=perf_now - t0, success=False, correlation_id=cid,
                                     prompt_id=pid, instance_id=self.instance_id, node_id=failing_id,
                                     node_class=ncls or failing_cls, status=outcome, category=category,
                                     cached=False, comfyui_version=self.comfyui_version,
@@ -536,7 +552,7 @@ class Capture:
                             context={"queue_wait_seconds": run.get("wait"), "cached_nodes": len(cached or [])}))
         with self._pending_lock:
             self._pending.pop(pid, None)
-        self._running = None
+        return out
 
     def _inputs_of(self, pid: str) -> dict[str, Any] | None:
         with self._pending_lock:

@@ -36,6 +36,7 @@ __all__ = [
     "new_id",
     "new_uuid",
     "PROMPT_STATUS_RANK",
+    "Deferred",
     "event_from_record",
 ]
 
@@ -365,6 +366,22 @@ class FeedbackEvent(Event):
             "correlation_id": self.correlation_id,
             "instance_id": self.instance_id,
         }
+
+
+class Deferred:
+    """Work a hook hands to the writer thread instead of doing it on ComfyUI's thread: ``fn(*args)`` returns the
+    events to write (it runs on the writer, before the batch's transaction). The hook only captures references
+    and clock readings; parsing ComfyUI's status messages and building the events happen off the critical path."""
+
+    __slots__ = ("fn", "args")
+    kind = "deferred"
+
+    def __init__(self, fn: Any, args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+
+    def expand(self) -> list[Event]:
+        return list(self.fn(*self.args) or ())
 
 
 EVENT_KINDS = ("operation", "error", "prompt", "quality", "feedback")

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from .events import Event
+from .events import Deferred, Event
 
 __all__ = ["Recorder"]
 
@@ -59,6 +59,7 @@ class Recorder:
         self.written = 0
         self.write_errors = 0
         self.listener_errors = 0
+        self.expand_errors = 0
         self.last_error: str | None = None
         self.last_write_at: float | None = None
 
@@ -134,6 +135,9 @@ class Recorder:
             n = min(len(q), self._batch_size - len(pending))
             for _ in range(n):
                 item = q.popleft()
+                if type(item) is Deferred:
+                    self._expand(item, pending)
+                    continue
                 if isinstance(item, threading.Event):
                     waiters.append(item)
                     with self._flush_lock:
@@ -168,6 +172,17 @@ class Recorder:
                 w.set()
             waiters.clear()
 
+    def _expand(self, item: Deferred, pending: list[Event]) -> None:
+        """A hook's deferred work: its events join the batch; a bug in it is counted and logged once, and the
+        events before and after it are written as usual."""
+        try:
+            pending.extend(item.expand())
+        except Exception as exc:  # noqa: BLE001
+            self.expand_errors += 1
+            if self.expand_errors == 1:
+                log.error("tower.recorder.deferred_failed", extra={"error": repr(exc),
+                                                                    "fn": getattr(item.fn, "__qualname__", "?")})
+
     def get_stats(self) -> dict[str, Any]:
         return {
             "queue_depth": len(self._q),
@@ -177,6 +192,7 @@ class Recorder:
             "written": self.written,
             "write_errors": self.write_errors,
             "listener_errors": self.listener_errors,
+            "deferred_errors": self.expand_errors,
             "last_error": self.last_error,
             "running": bool(self._thread and self._thread.is_alive()),
         }

@@ -265,3 +265,35 @@ def test_operation_params_match_rows():
                OperationEvent(new_id(), operation_type="x", start_time=T0)):
         row = ev.to_row()
         assert ev.to_params() == tuple(row[c] for c in OperationEvent.COLUMNS)
+
+
+def test_deferred_work_expands_on_the_writer_and_a_bug_in_it_loses_nothing_else(tmp_path):
+    """A hook's Deferred item becomes its events on the writer thread, in queue order; one that raises is counted
+    (health shows it) and the events around it are still written."""
+    from tower_sentinel.telemetry.events import Deferred
+
+    store = SQLiteStore(tmp_path / "s.db")
+    rec = Recorder(store, linger_s=0.01)
+    threads = []
+
+    def expand(i):
+        threads.append(threading.current_thread().name)
+        return [_op(i, event_id=f"d{i}")]
+
+    def broken():
+        raise KeyError("capture bug")
+
+    rec.start()
+    try:
+        rec.record(_op(1, event_id="a"))
+        rec.record(Deferred(expand, (2,)))
+        rec.record(Deferred(broken, ()))
+        rec.record(_op(3, event_id="b"))
+        assert rec.flush(10)
+        db = sqlite3.connect(tmp_path / "s.db")
+        ids = [r[0] for r in db.execute("SELECT operation_id FROM anime_operation_metrics ORDER BY id")]
+        assert ids == ["a", "d2", "b"]
+        assert threads == ["tower-recorder"]
+        assert rec.get_stats()["deferred_errors"] == 1
+    finally:
+        rec.stop()
