@@ -387,7 +387,7 @@ class Capture:
         extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
         with self._pending_lock:
             pending = self._pending.get(pid)
-        cid = sanitize_correlation_id(extra.get(CORRELATION_KEY)) or (pending.correlation_id if pending else None)
+        cid = pending.correlation_id if pending else sanitize_correlation_id(extra.get(CORRELATION_KEY))
         now = time.time()
         queued_at = (pending.queued_at if pending else None) or _epoch_from_ms(extra.get("create_time"))
         wait = max(0.0, now - queued_at) if queued_at else None
@@ -396,11 +396,16 @@ class Capture:
                          "prompt": item[2] if len(item) > 2 else None}
         self._node_starts = {}
         self._node_done = set()
+        client_id = extra.get("client_id")
         set_current_prompt(PromptContext(prompt_id=pid, correlation_id=cid, instance_id=self.instance_id,
-                                         client_id=extra.get("client_id")))
-        emit(PromptEvent(new_id(), prompt_id=pid, status="running", at=now, correlation_id=cid,
-                         instance_id=self.instance_id, started_at=now, queue_wait_seconds=wait,
-                         client_id=extra.get("client_id") if isinstance(extra.get("client_id"), str) else None))
+                                         client_id=client_id))
+        emit(Deferred(self._running_event, (pid, cid, now, wait, client_id)))
+
+    def _running_event(self, pid: str, cid: str | None, now: float, wait: float | None, client_id: Any) -> list[Any]:
+        """(writer thread) The prompt's ``running`` update (dropped by the store when its outcome is in the batch)."""
+        return [PromptEvent(new_id(), prompt_id=pid, status="running", at=now, correlation_id=cid,
+                            instance_id=self.instance_id, started_at=now, queue_wait_seconds=wait,
+                            client_id=client_id if isinstance(client_id, str) else None)]
 
     def _node_class(self, node_id: str, registry: Any) -> str | None:
         try:
@@ -422,14 +427,19 @@ class Capture:
         if start is None or node_id in self._node_done:
             return  # a staged cached output node: counted from execution_cached at the end
         self._node_done.add(node_id)
-        t0, started_at, cls = start
         run = self._running or {}
-        emit(OperationEvent(new_id(), operation_type="node_execution", start_time=started_at,
-                            duration_seconds=time.perf_counter() - t0,
-                            end_time=time.time(), success=True,
-                            correlation_id=run.get("cid"), prompt_id=prompt_id or run.get("prompt_id"),
-                            instance_id=self.instance_id, node_id=str(node_id), node_class=cls, status="success",
-                            cached=False, comfyui_version=self.comfyui_version))
+        emit(Deferred(self._node_event, (start, time.perf_counter(), time.time(), run.get("cid"),
+                                         prompt_id or run.get("prompt_id"), node_id)))
+
+    def _node_event(self, start: tuple[float, float, str | None], perf_end: float, end: float, cid: str | None,
+                    prompt_id: str | None, node_id: Any) -> list[Any]:
+        """(writer thread) One executed node's timing."""
+        t0, started_at, cls = start
+        return [OperationEvent(new_id(), operation_type="node_execution", start_time=started_at,
+                               duration_seconds=perf_end - t0, end_time=end, success=True, correlation_id=cid,
+                               prompt_id=prompt_id, instance_id=self.instance_id, node_id=str(node_id),
+                               node_class=cls, status="success", cached=False,
+                               comfyui_version=self.comfyui_version)]
 
     def _wrap_task_done(self, orig: Any) -> Any:
         capture = self
