@@ -23,6 +23,20 @@ __all__ = ["Recorder"]
 log = logging.getLogger("tower_sentinel.recorder")
 
 
+# Inside ComfyUI the writer shares the GIL with the event loop and the prompt worker. A long pure-Python stretch of
+# ours (building a batch's events and rows) makes them wait for the GIL up to the interpreter's switch interval
+# (5 ms) each time they want it, which for ComfyUI's short requests costs far more than the CPU we use. A "polite"
+# writer sleeps a moment every POLITE_EVERY items, which hands the GIL over at once. Only while it keeps up (fewer
+# than a batch queued): behind, it writes flat out so the bounded queue does not overflow.
+POLITE_EVERY = 8
+POLITE_LISTENER_SLICE = 32
+POLITE_SLEEP_S = 0.0001
+
+
+def gil_pause() -> None:
+    time.sleep(POLITE_SLEEP_S)
+
+
 class _Store(Protocol):
     def write_batch(self, events: Sequence[Event]) -> None: ...
 
@@ -38,6 +52,7 @@ class Recorder:
         linger_s: float = 0.1,
         on_committed: Sequence[Callable[[Sequence[Event]], None]] = (),
         clock: Callable[[], float] = time.monotonic,
+        polite: bool = False,
     ) -> None:
         self._store = store
         # a deque, not a queue.Queue: append/popleft are single C calls under the GIL (no lock, no condition
@@ -48,6 +63,8 @@ class Recorder:
         self._linger = linger_s
         self._listeners = list(on_committed)
         self._clock = clock
+        self._polite = polite
+        self.polite_batches = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -133,7 +150,15 @@ class Recorder:
                 self._wake.clear()
                 self._wake.wait(self._linger)
             n = min(len(q), self._batch_size - len(pending))
-            for _ in range(n):
+            polite = self._polite and n < self._batch_size
+            set_polite = getattr(self._store, "set_polite", None)
+            if set_polite is not None:
+                set_polite(polite)
+            if polite:
+                self.polite_batches += 1
+            for i in range(n):
+                if polite and i % POLITE_EVERY == POLITE_EVERY - 1:
+                    gil_pause()
                 item = q.popleft()
                 if type(item) is Deferred:
                     self._expand(item, pending)
@@ -162,12 +187,18 @@ class Recorder:
                 self.last_write_at = self._clock()
                 self.last_error = None
                 batch, pending = pending, []
+                # polite: listeners get the batch in slices with a pause between (rendering a hundred log lines
+                # in one go would hold the GIL for milliseconds)
+                step = POLITE_LISTENER_SLICE if polite else max(1, len(batch))
                 for fn in self._listeners:
-                    try:
-                        fn(batch)
-                    except Exception as exc:  # noqa: BLE001 - a listener bug never stops recording
-                        self.listener_errors += 1
-                        log.warning("tower.recorder.listener_failed", extra={"error": repr(exc)})
+                    for k in range(0, len(batch), step):
+                        if polite:
+                            gil_pause()
+                        try:
+                            fn(batch[k:k + step] if step < len(batch) else batch)
+                        except Exception as exc:  # noqa: BLE001 - a listener bug never stops recording
+                            self.listener_errors += 1
+                            log.warning("tower.recorder.listener_failed", extra={"error": repr(exc)})
             for w in waiters:
                 w.set()
             waiters.clear()
@@ -193,6 +224,7 @@ class Recorder:
             "write_errors": self.write_errors,
             "listener_errors": self.listener_errors,
             "deferred_errors": self.expand_errors,
+            "polite": self._polite,
             "last_error": self.last_error,
             "running": bool(self._thread and self._thread.is_alive()),
         }

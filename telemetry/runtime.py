@@ -43,7 +43,8 @@ class Runtime:
         self.started_at = datetime.now(timezone.utc)
         self.store = SQLiteStore(settings.sqlite_path, spool=settings.postgres_configured)
         self.reader: Any = self.store  # PostgreSQL replaces it when configured
-        self.recorder = Recorder(self.store, max_queue=settings.queue_max_events, linger_s=settings.commit_interval_s)
+        self.recorder = Recorder(self.store, max_queue=settings.queue_max_events, linger_s=settings.commit_interval_s,
+                                 polite=True)
         self.capture: Any = None
         self.components: dict[str, Any] = {}
         self._checks: dict[str, Callable[[], dict[str, Any]]] = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import Event
+from .recorder import POLITE_EVERY, gil_pause
 from .sqlfiles import migrations, positional, sql
 
 __all__ = ["SQLiteStore", "NamedReads", "JSON_COLUMNS"]
@@ -94,6 +95,7 @@ class SQLiteStore(NamedReads):
         self.spool_enabled = spool
         self.spool_max_events = spool_max_events  # None: unbounded; at the bound new events are counted, not spooled
         self.spool_dropped = 0
+        self._polite = False  # the recorder's writer sets it per batch (see recorder.POLITE_EVERY)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._bg_checkpoints = background_checkpoints and self.path != ":memory:"
@@ -220,6 +222,10 @@ class SQLiteStore(NamedReads):
             self._ckpt_wake.set()
 
     # --- writes -----------------------------------------------------------------------------------------------
+    def set_polite(self, polite: bool) -> None:
+        """While True, ``write_batch`` pauses a moment every few rows so ComfyUI's threads get the GIL."""
+        self._polite = polite
+
     def write_batch(self, events: Sequence[Event]) -> None:
         """Write events in one transaction (and spool them for PostgreSQL when enabled)."""
         if not events:
@@ -228,7 +234,10 @@ class SQLiteStore(NamedReads):
         spool_rows = []
         events = drop_superseded_running(events)
         direct_ops = not self.spool_enabled and _OPS_DIRECT
-        for ev in events:
+        polite = self._polite
+        for i, ev in enumerate(events):
+            if polite and i % POLITE_EVERY == POLITE_EVERY - 1:
+                gil_pause()
             kind = ev.kind
             if direct_ops and kind == "operation":  # the bulk of a batch: straight to the parameter tuple
                 by_kind.setdefault("operation_params", []).append(ev.to_params())
@@ -244,7 +253,7 @@ class SQLiteStore(NamedReads):
         try:
             # prompts last: their upsert reads what the same batch's error rows referenced
             if "prompt" in by_kind:
-                by_kind["prompt"] = coalesce_prompt_rows(by_kind["prompt"])
+                by_kind["prompt"] = coalesce_prompt_rows(by_kind["prompt"], pause=gil_pause if polite else None)
             if "operation_params" in by_kind:
                 conn.executemany(positional(DIALECT, "insert_operation")[0], by_kind["operation_params"])
             for kind in ("operation", "error", "quality", "feedback", "prompt"):
@@ -341,11 +350,14 @@ def drop_superseded_running(events: Sequence[Event]) -> Sequence[Event]:
 _KEEP_FIRST = frozenset({"correlation_id", "queued_at", "started_at", "queue_position"})
 
 
-def coalesce_prompt_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def coalesce_prompt_rows(rows: list[dict[str, Any]], pause: Any = None) -> list[dict[str, Any]]:
     """Fold a batch's state changes of one prompt into one row with the upsert's own rules, so a prompt that was
-    queued, started and finished within one group commit costs one upsert instead of three."""
+    queued, started and finished within one group commit costs one upsert instead of three. ``pause`` (the polite
+    writer's GIL pause) runs every few rows."""
     merged: dict[str, dict[str, Any]] = {}
-    for row in rows:
+    for i, row in enumerate(rows):
+        if pause is not None and i % POLITE_EVERY == POLITE_EVERY - 1:
+            pause()
         cur = merged.get(row["prompt_id"])
         if cur is None:
             merged[row["prompt_id"]] = dict(row)
