@@ -297,3 +297,47 @@ def test_deferred_work_expands_on_the_writer_and_a_bug_in_it_loses_nothing_else(
         assert rec.get_stats()["deferred_errors"] == 1
     finally:
         rec.stop()
+
+
+def test_polite_writer_pauses_only_while_it_keeps_up(tmp_path, monkeypatch):
+    """Inside ComfyUI the writer pauses every few items (handing the GIL over) and gives listeners slices of the
+    batch; with a backlog of a full batch or more it writes flat out. Either way every event is written once and
+    every listener sees each committed event exactly once."""
+    from tower_sentinel.telemetry import recorder as rec_mod
+
+    pauses = []
+    monkeypatch.setattr(rec_mod, "gil_pause", lambda: pauses.append(1))
+    store = SQLiteStore(tmp_path / "s.db")
+    polite_calls = []
+    real_set = store.set_polite
+    store.set_polite = lambda p: (polite_calls.append(p), real_set(p))
+    seen, slices = [], []
+
+    def listener(evs):
+        slices.append(len(evs))
+        seen.extend(evs)
+
+    rec = Recorder(store, polite=True, batch_size=500, linger_s=0.01, on_committed=[listener])
+    rec.start()
+    try:
+        for i in range(100):  # a shallow queue: polite
+            rec.record(_op(i))
+        assert rec.flush(10)
+        assert rec.polite_batches >= 1 and pauses and polite_calls[-1] is True
+        assert max(slices) <= rec_mod.POLITE_LISTENER_SLICE
+        rec.stop()
+        # a backlog of more than a batch, recorded before the writer starts: no pauses for those batches
+        rec2 = Recorder(store, polite=True, batch_size=500, on_committed=[listener])
+        for i in range(2000):
+            rec2.record(_op(i))
+        pauses.clear()
+        polite_calls.clear()
+        rec2.start()
+        assert rec2.flush(20)
+        assert polite_calls[0] is False
+        rec2.stop()
+        db = sqlite3.connect(tmp_path / "s.db")
+        assert db.execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0] == 2100
+        assert len(seen) == 2100 and len({e.event_id for e in seen}) == 2100
+    finally:
+        rec.stop()
