@@ -83,7 +83,8 @@ def _store_check(rt: Runtime) -> dict[str, Any]:
         rt.store.ping()
     except Exception as exc:  # noqa: BLE001
         return {"status": "down", "backend": "sqlite", "error": f"{type(exc).__name__}: {exc}"}
-    return {"status": "ok", "backend": "sqlite"}
+    return {"status": "ok", "backend": "sqlite", "checkpoints": getattr(rt.store, "checkpoints", None),
+            "checkpoint_errors": getattr(rt.store, "checkpoint_errors", None)}
 
 
 def _recorder_check(rt: Runtime) -> dict[str, Any]:
