@@ -8,6 +8,7 @@ keys are masked before rendering.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -19,9 +20,18 @@ __all__ = ["install_json_log", "redact", "write_json_lines"]
 _SECRET = re.compile(r"passw|secret|token|api_?key|authorization|dsn", re.IGNORECASE)
 
 
+_SECRET_KEYS: dict[str, bool] = {}  # key -> secret-looking, memoized (log keys repeat; the regex per key did not)
+
+
 def redact(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    known = _SECRET_KEYS
     for key in list(event_dict):
-        if _SECRET.search(key):
+        secret = known.get(key)
+        if secret is None:
+            secret = bool(_SECRET.search(key)) if isinstance(key, str) else False
+            if len(known) < 4096:
+                known[key] = secret
+        if secret:
             event_dict[key] = "***"
     return event_dict
 
@@ -110,7 +120,8 @@ def install_json_log(path: str | Path, *, max_bytes: int = 20 * 1024 * 1024) -> 
     handler._tower_json = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     global _handler, _renderer
-    _handler, _renderer = handler, structlog.processors.JSONRenderer()
+    encode = json.JSONEncoder(default=repr).encode  # built once: json.dumps(default=...) builds one per line
+    _handler, _renderer = handler, structlog.processors.JSONRenderer(serializer=lambda obj, **_kw: encode(obj))
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     return handler
