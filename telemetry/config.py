@@ -66,7 +66,7 @@ class Settings:
     queue_max_events: int = 100_000
     generate_wait_s: float = 300.0
     kb_report_interval_s: float = 86_400.0
-    commit_interval_s: float = 0.1  # group commit: how long the writer gathers events before one transaction
+    commit_interval_s: float = 0.3  # group commit: how long the writer gathers events before one transaction
     errors: tuple[str, ...] = ()
 
     @property

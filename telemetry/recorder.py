@@ -49,7 +49,7 @@ class Recorder:
         *,
         max_queue: int = 100_000,
         batch_size: int = 5_000,
-        linger_s: float = 0.1,
+        linger_s: float = 0.3,
         on_committed: Sequence[Callable[[Sequence[Event]], None]] = (),
         clock: Callable[[], float] = time.monotonic,
         polite: bool = False,
