@@ -4,7 +4,10 @@
 is counted in ``dropped``. The writer thread drains up to ``batch_size`` events, writes them in one
 transaction, and then calls the ``on_committed`` listeners (websocket broadcast, Prometheus counters) with the
 events it stored, so a listener only ever announces what is already on disk. A failed write is retried with a
-capped backoff; events are never silently discarded while the store can still take them.
+capped backoff; events are never silently discarded while the store can still take them. A hook may also hand
+over ``Deferred`` work (references and clock readings): the writer expands it into events before the transaction,
+so parsing and event building happen here instead of on ComfyUI's threads. Inside ComfyUI the writer is "polite"
+(see ``POLITE_EVERY``).
 """
 
 from __future__ import annotations
