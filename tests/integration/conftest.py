@@ -6,9 +6,7 @@ missing PostgreSQL fails these tests: it is never a skip.
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -17,15 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _pgdb import BASE_DSN, fresh_database  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
-
-BASE_DSN = os.environ.get("TOWER_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test")
-
-
-def _dsn_with_db(dsn: str, db: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(dsn)
-    params["dbname"] = db
-    return psycopg.conninfo.make_conninfo(**params)
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +32,8 @@ def pg_admin():
 @pytest.fixture
 def pg_dsn(pg_admin):
     """A fresh, empty database on the shared server; dropped afterwards."""
-    name = "tower_it_" + uuid.uuid4().hex[:12]
-    pg_admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _dsn_with_db(BASE_DSN, name)
-    finally:
-        pg_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(pg_admin) as dsn:
+        yield dsn
 
 
 @pytest.fixture

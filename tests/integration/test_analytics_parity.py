@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,9 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from _analytics_events import history  # noqa: E402
+from _pgdb import both_backends  # noqa: E402
 from tower_sentinel.telemetry.analytics import Analytics  # noqa: E402
-from tower_sentinel.telemetry.pg_store import PostgresStore  # noqa: E402
-from tower_sentinel.telemetry.store import SQLiteStore  # noqa: E402
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
 DAY = 86400.0
@@ -21,28 +19,8 @@ DAY = 86400.0
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, pg_admin):
-    import os
-    import uuid
-
-    import psycopg
-
-    events = history(NOW)
-    lite = SQLiteStore(tmp_path_factory.mktemp("parity") / "t.db")
-    lite.write_batch(events)
-    name = "tower_parity_" + uuid.uuid4().hex[:10]
-    pg_admin.execute(f'CREATE DATABASE "{name}"')
-    params = psycopg.conninfo.conninfo_to_dict(os.environ.get("TOWER_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test"))
-    params["dbname"] = name
-    pg = PostgresStore(psycopg.conninfo.make_conninfo(**params))
-    try:
-        pg.migrate()
-        # the shipper's path: spool records (seq, event_id, kind, payload) applied in one batch
-        pg.apply_records([(i, e.event_id, e.kind, json.dumps(e.to_record(), default=str))
-                          for i, e in enumerate(events)])
+    with both_backends(pg_admin, tmp_path_factory.mktemp("parity") / "t.db", history(NOW)) as (lite, pg):
         yield Analytics(lite, clock=lambda: NOW), Analytics(pg, clock=lambda: NOW)
-    finally:
-        pg.close()
-        pg_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.pg

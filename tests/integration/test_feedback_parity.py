@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import pytest
+from _pgdb import both_backends
 from tower_sentinel.server_routes.feedback import recent_outputs, summarize_quality
 from tower_sentinel.telemetry.events import FeedbackEvent, PromptEvent, QualityEvent, new_id
-from tower_sentinel.telemetry.pg_store import PostgresStore
-from tower_sentinel.telemetry.store import SQLiteStore
 
 T = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -35,17 +30,7 @@ def _events():
 @pytest.mark.pg
 def test_feedback_quality_and_instance_queries_match(tmp_path, pg_admin):
     """quality_by_prompt, feedback_recent, instances_seen and feedback_for_prompt agree across backends."""
-    evs = _events()
-    lite = SQLiteStore(tmp_path / "t.db")
-    lite.write_batch(evs)
-    name = "tower_fbpar_" + uuid.uuid4().hex[:10]
-    pg_admin.execute(f'CREATE DATABASE "{name}"')
-    params = psycopg.conninfo.conninfo_to_dict(os.environ.get("TOWER_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test"))
-    params["dbname"] = name
-    pg = PostgresStore(psycopg.conninfo.make_conninfo(**params))
-    try:
-        pg.migrate()
-        pg.apply_records([(i, e.event_id, e.kind, json.dumps(e.to_record(), default=str)) for i, e in enumerate(evs)])
+    with both_backends(pg_admin, tmp_path / "t.db", _events()) as (lite, pg):
         since, until = "2026-01-10 00:00:00.000000", "2026-01-11 00:00:00.000000"
         for store in (lite, pg):
             store.rows = {
@@ -66,6 +51,3 @@ def test_feedback_quality_and_instance_queries_match(tmp_path, pg_admin):
         assert s_lite == s_pg and s_lite["ratings"]["rated_prompts"] == 3
         assert recent_outputs(lite.rows["q"], lite.rows["f"]) == recent_outputs(pg.rows["q"], pg.rows["f"])
         assert [r["rating"] for r in pg.rows["p"]] == [3]
-    finally:
-        pg.close()
-        pg_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
