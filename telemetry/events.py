@@ -150,34 +150,31 @@ class OperationEvent(Event):
                "error_details", "context", "correlation_id", "prompt_id", "instance_id", "node_id", "node_class",
                "status", "category", "cached", "comfyui_version")
 
+    def duration(self) -> float | None:
+        """``duration_seconds``, else end minus start (both datetimes or both epoch seconds), else None."""
+        if self.duration_seconds is not None or self.end_time is None:
+            return self.duration_seconds
+        end, start = self.end_time, self.start_time
+        if isinstance(end, datetime) and isinstance(start, datetime):
+            return (end - start).total_seconds()
+        if not isinstance(end, datetime) and not isinstance(start, datetime):
+            return float(end) - float(start)
+        return None
+
     def to_params(self) -> tuple[Any, ...]:
         """``to_row()``'s values in ``COLUMNS`` order, without the dict (the writer's hot loop)."""
-        duration = self.duration_seconds
-        if duration is None and self.end_time is not None:
-            end, start = self.end_time, self.start_time
-            if type(end) is float and type(start) is float:
-                duration = end - start
-            else:
-                duration = self.to_row()["duration_seconds"]
-        return (self.event_id, self.operation_type, _ts(self.start_time), _ts(self.end_time), duration,
+        return (self.event_id, self.operation_type, _ts(self.start_time), _ts(self.end_time), self.duration(),
                 self.success, _json(self.error_details), _json(self.context), self.correlation_id, self.prompt_id,
                 self.instance_id, self.node_id, self.node_class, self.status, self.category, self.cached,
                 self.comfyui_version)
 
     def to_row(self) -> dict[str, Any]:
-        duration = self.duration_seconds
-        if duration is None and self.end_time is not None:
-            end, start = self.end_time, self.start_time
-            if isinstance(end, datetime) and isinstance(start, datetime):
-                duration = (end - start).total_seconds()
-            elif not isinstance(end, datetime) and not isinstance(start, datetime):
-                duration = float(end) - float(start)
         return {
             "operation_id": self.event_id,
             "operation_type": self.operation_type,
             "start_time": _ts(self.start_time),
             "end_time": _ts(self.end_time),
-            "duration_seconds": duration,
+            "duration_seconds": self.duration(),
             "success": self.success,
             "error_details": _json(self.error_details),
             "context": _json(self.context),

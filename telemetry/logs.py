@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .events import _ts
+
 __all__ = ["install_json_log", "redact", "write_json_lines"]
 
 _SECRET = re.compile(r"passw|secret|token|api_?key|authorization|dsn", re.IGNORECASE)
@@ -52,19 +54,9 @@ def _rotate_at_start(path: Path, max_bytes: int, keep: int = 3) -> None:
 
 _handler: logging.FileHandler | None = None
 _renderer: Any = None
-_SECOND: tuple[int, str] = (-1, "")
-
-
 def _now_iso() -> str:
     """The current UTC time as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it."""
-    global _SECOND
-    t = time.time()
-    sec = int(t)
-    cached = _SECOND
-    if cached[0] != sec:
-        cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
-        _SECOND = cached
-    return f"{cached[1]}.{int((t - sec) * 1_000_000):06d}Z"
+    return _ts(time.time()).replace(" ", "T") + "Z"
 
 
 def write_json_lines(event: str, level: str, records: list[dict[str, Any]]) -> bool:

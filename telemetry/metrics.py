@@ -82,9 +82,7 @@ class TowerMetrics:
                 success = "unknown" if ev.success is None else ("true" if ev.success else "false")
                 self._child(self.operations, ev.operation_type, success).inc()
                 if ev.operation_type == "node_execution" and not ev.cached:
-                    seconds = ev.duration_seconds
-                    if seconds is None:
-                        seconds = ev.to_row()["duration_seconds"]
+                    seconds = ev.duration()
                     if seconds is not None and seconds >= 0:
                         self._child(self.node_seconds, self._node_label(ev.node_class)).observe(seconds)
 

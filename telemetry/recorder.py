@@ -7,7 +7,7 @@ events it stored, so a listener only ever announces what is already on disk. A f
 capped backoff; events are never silently discarded while the store can still take them. A hook may also hand
 over ``Deferred`` work (references and clock readings): the writer expands it into events before the transaction,
 so parsing and event building happen here instead of on ComfyUI's threads. Inside ComfyUI the writer is "polite"
-(see ``POLITE_EVERY``).
+(``telemetry/gil.py``: it pauses every few items while it keeps up).
 """
 
 from __future__ import annotations
@@ -19,25 +19,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from . import gil
 from .events import Deferred, Event
 
 __all__ = ["Recorder"]
 
 log = logging.getLogger("tower_sentinel.recorder")
-
-
-# Inside ComfyUI the writer shares the GIL with the event loop and the prompt worker. A long pure-Python stretch of
-# ours (building a batch's events and rows) makes them wait for the GIL up to the interpreter's switch interval
-# (5 ms) each time they want it, which for ComfyUI's short requests costs far more than the CPU we use. A "polite"
-# writer sleeps a moment every POLITE_EVERY items, which hands the GIL over at once. Only while it keeps up (fewer
-# than a batch queued): behind, it writes flat out so the bounded queue does not overflow.
-POLITE_EVERY = 8
-POLITE_LISTENER_SLICE = 32
-POLITE_SLEEP_S = 0.0001
-
-
-def gil_pause() -> None:
-    time.sleep(POLITE_SLEEP_S)
 
 
 class _Store(Protocol):
@@ -153,15 +140,15 @@ class Recorder:
                 self._wake.clear()
                 self._wake.wait(self._linger)
             n = min(len(q), self._batch_size - len(pending))
-            polite = self._polite and n < self._batch_size
+            polite = self._polite and n < self._batch_size  # keeping up: hand the GIL over now and then
             set_polite = getattr(self._store, "set_polite", None)
             if set_polite is not None:
                 set_polite(polite)
             if polite:
                 self.polite_batches += 1
             for i in range(n):
-                if polite and i % POLITE_EVERY == POLITE_EVERY - 1:
-                    gil_pause()
+                if polite and i % gil.EVERY == gil.EVERY - 1:
+                    gil.pause()
                 item = q.popleft()
                 if type(item) is Deferred:
                     self._expand(item, pending)
@@ -192,11 +179,11 @@ class Recorder:
                 batch, pending = pending, []
                 # polite: listeners get the batch in slices with a pause between (rendering a hundred log lines
                 # in one go would hold the GIL for milliseconds)
-                step = POLITE_LISTENER_SLICE if polite else max(1, len(batch))
+                step = gil.LISTENER_SLICE if polite else max(1, len(batch))
                 for fn in self._listeners:
                     for k in range(0, len(batch), step):
                         if polite:
-                            gil_pause()
+                            gil.pause()
                         try:
                             fn(batch[k:k + step] if step < len(batch) else batch)
                         except Exception as exc:  # noqa: BLE001 - a listener bug never stops recording

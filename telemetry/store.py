@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import gil
 from .events import Event
-from .recorder import POLITE_EVERY, gil_pause
 from .sqlfiles import migrations, positional, sql
 
 __all__ = ["SQLiteStore", "NamedReads", "JSON_COLUMNS"]
@@ -95,7 +95,7 @@ class SQLiteStore(NamedReads):
         self.spool_enabled = spool
         self.spool_max_events = spool_max_events  # None: unbounded; at the bound new events are counted, not spooled
         self.spool_dropped = 0
-        self._polite = False  # the recorder's writer sets it per batch (see recorder.POLITE_EVERY)
+        self._polite = False  # the recorder's writer sets it per batch (see telemetry/gil.py)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._bg_checkpoints = background_checkpoints and self.path != ":memory:"
@@ -236,8 +236,8 @@ class SQLiteStore(NamedReads):
         direct_ops = not self.spool_enabled and _OPS_DIRECT
         polite = self._polite
         for i, ev in enumerate(events):
-            if polite and i % POLITE_EVERY == POLITE_EVERY - 1:
-                gil_pause()
+            if polite and i % gil.EVERY == gil.EVERY - 1:
+                gil.pause()
             kind = ev.kind
             if direct_ops and kind == "operation":  # the bulk of a batch: straight to the parameter tuple
                 by_kind.setdefault("operation_params", []).append(ev.to_params())
@@ -253,7 +253,7 @@ class SQLiteStore(NamedReads):
         try:
             # prompts last: their upsert reads what the same batch's error rows referenced
             if "prompt" in by_kind:
-                by_kind["prompt"] = coalesce_prompt_rows(by_kind["prompt"], pause=gil_pause if polite else None)
+                by_kind["prompt"] = coalesce_prompt_rows(by_kind["prompt"], pause=gil.pause if polite else None)
             if "operation_params" in by_kind:
                 conn.executemany(positional(DIALECT, "insert_operation")[0], by_kind["operation_params"])
             for kind in ("operation", "error", "quality", "feedback", "prompt"):
@@ -356,7 +356,7 @@ def coalesce_prompt_rows(rows: list[dict[str, Any]], pause: Any = None) -> list[
     writer's GIL pause) runs every few rows."""
     merged: dict[str, dict[str, Any]] = {}
     for i, row in enumerate(rows):
-        if pause is not None and i % POLITE_EVERY == POLITE_EVERY - 1:
+        if pause is not None and i % gil.EVERY == gil.EVERY - 1:
             pause()
         cur = merged.get(row["prompt_id"])
         if cur is None:

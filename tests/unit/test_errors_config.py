@@ -83,3 +83,12 @@ def test_settings_precedence_and_secrets(tmp_path):
     assert "hunter2" not in repr(s) and "hunter2" not in str(s.public())
     assert mask_dsn("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert "pw" not in mask_dsn("host=h password='p w' user=u")
+
+
+def test_commit_interval_setting_is_checked(tmp_path):
+    """TOWER_COMMIT_INTERVAL_S: a number within 0-5 s is taken; anything else is a config error and the default."""
+    default = load_settings(user_dir=tmp_path, env={}).commit_interval_s
+    assert load_settings(user_dir=tmp_path, env={"TOWER_COMMIT_INTERVAL_S": "1.5"}).commit_interval_s == 1.5
+    for bad in ("abc", "-1", "60"):
+        s = load_settings(user_dir=tmp_path, env={"TOWER_COMMIT_INTERVAL_S": bad})
+        assert s.commit_interval_s == default and any("commit_interval_s" in e for e in s.errors), bad

@@ -303,10 +303,10 @@ def test_polite_writer_pauses_only_while_it_keeps_up(tmp_path, monkeypatch):
     """Inside ComfyUI the writer pauses every few items (handing the GIL over) and gives listeners slices of the
     batch; with a backlog of a full batch or more it writes flat out. Either way every event is written once and
     every listener sees each committed event exactly once."""
-    from tower_sentinel.telemetry import recorder as rec_mod
+    from tower_sentinel.telemetry import gil
 
     pauses = []
-    monkeypatch.setattr(rec_mod, "gil_pause", lambda: pauses.append(1))
+    monkeypatch.setattr(gil, "pause", lambda: pauses.append(1))
     store = SQLiteStore(tmp_path / "s.db")
     polite_calls = []
     real_set = store.set_polite
@@ -324,7 +324,7 @@ def test_polite_writer_pauses_only_while_it_keeps_up(tmp_path, monkeypatch):
             rec.record(_op(i))
         assert rec.flush(10)
         assert rec.polite_batches >= 1 and pauses and polite_calls[-1] is True
-        assert max(slices) <= rec_mod.POLITE_LISTENER_SLICE
+        assert max(slices) <= gil.LISTENER_SLICE
         rec.stop()
         # a backlog of more than a batch, recorded before the writer starts: no pauses for those batches
         rec2 = Recorder(store, polite=True, batch_size=500, on_committed=[listener])
