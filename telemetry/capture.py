@@ -23,13 +23,12 @@ import threading
 import time
 import traceback
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 from ..reliability.errors import classify_execution_error, classify_rejection
-from .context import PromptContext, emit, set_current_prompt
+from .context import emit, set_current_prompt
 from .derive import extract_inputs
-from .events import Deferred, ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid
+from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid, register_expander
 from .fingerprint import fingerprint
 
 __all__ = ["Capture", "comfy_facts", "sanitize_correlation_id", "correlation_from_headers", "extract_inputs"]
@@ -98,17 +97,21 @@ def _epoch_from_ms(ms: Any) -> float | None:
     return t if 0 < t < 32503680000 else None  # before year 3000: a sane create_time
 
 
-class _Pending:
-    """What the event loop learnt about a queued prompt, for the worker's hooks. The graph is kept by reference
-    (ComfyUI keeps it anyway); inputs, node count and hash are derived from it by the writer thread."""
+class _Run:
+    """The prompt the worker thread is executing. One instance, reused for every prompt (the worker runs one at a
+    time): the hooks allocate as little as they can, since every object that outlives a few milliseconds pushes
+    ComfyUI's process toward a full garbage collection (with torch loaded, a few hundred milliseconds)."""
 
-    __slots__ = ("correlation_id", "prompt", "queued_at", "client_id")
+    __slots__ = ("prompt_id", "cid", "t0", "started_at", "wait", "client_id", "prompt")
 
-    def __init__(self, correlation_id: str, prompt: Any, queued_at: float, client_id: str | None) -> None:
-        self.correlation_id = correlation_id
-        self.prompt = prompt
-        self.queued_at = queued_at
-        self.client_id = client_id
+    def __init__(self) -> None:
+        self.prompt_id: str | None = None
+        self.cid: str | None = None
+        self.t0 = 0.0
+        self.started_at = 0.0
+        self.wait: float | None = None
+        self.client_id: str | None = None
+        self.prompt: Any = None
 
 
 class Capture:
@@ -122,13 +125,21 @@ class Capture:
         self.lifecycle_api = False
         self.errors: dict[str, int] = {}
         self._logged: set[str] = set()
-        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        # queued prompts not yet started: prompt id -> (correlation id, queued at); plain strings and floats, so
+        # the tuple is not even tracked by the garbage collector
+        self._pending: dict[str, tuple[str, float]] = {}
         self._pending_lock = threading.Lock()
         self._req: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tower_req", default=None)
         # worker-thread state for the prompt being executed
-        self._running: dict[str, Any] | None = None
-        self._node_starts: dict[str, tuple[float, float, str | None]] = {}
+        self._run = _Run()
+        self._node_starts: dict[str, tuple[float, float, str | None]] = {}  # cleared per prompt, never replaced
         self._node_done: set[str] = set()
+        # what the hooks hand to the writer: flat tuples (code, *clock readings and references), expanded into
+        # events on the writer thread (see events.register_expander)
+        self._x_queued = register_expander(self._queued_events)
+        self._x_running = register_expander(self._running_event)
+        self._x_node = register_expander(self._node_event)
+        self._x_outcome = register_expander(self._outcome_events)
 
     # --- bookkeeping ------------------------------------------------------------------------------------------
     def _fail(self, where: str, exc: BaseException) -> None:
@@ -296,8 +307,8 @@ class Capture:
             pid = str(pid)
             state["prompt_id"] = pid
             client_id = json_data.get("client_id")
-            state["pending"] = _Pending(cid, json_data.get("prompt"), time.time(),
-                                        client_id if isinstance(client_id, str) else None)
+            state["graph"] = json_data.get("prompt")
+            state["client_id"] = client_id if isinstance(client_id, str) else None
         except Exception as exc:  # noqa: BLE001
             self._fail("on_prompt", exc)
         return json_data
@@ -306,7 +317,8 @@ class Capture:
         now = time.time()
         started = state["t0"]
         cid = state["cid"]
-        pending: _Pending | None = state.get("pending")
+        graph = state.get("graph")
+        client_id = state.get("client_id")
         pid = state.get("prompt_id")
         if status == 200 and isinstance(body, dict) and body.get("prompt_id"):
             pid = str(body["prompt_id"])
@@ -315,12 +327,11 @@ class Capture:
                 position = int(self._server.prompt_queue.get_tasks_remaining())
             except Exception:  # noqa: BLE001
                 pass
-            if pending is not None:
-                with self._pending_lock:
-                    self._pending[pid] = pending
-                    while len(self._pending) > _MAX_PENDING:
-                        self._pending.popitem(last=False)
-            emit(Deferred(self._queued_events, (pid, cid, started, now, position, pending)))
+            with self._pending_lock:
+                self._pending[pid] = (cid, started)
+                if len(self._pending) > _MAX_PENDING:  # prompts removed by routes we do not see
+                    del self._pending[next(iter(self._pending))]
+            emit((self._x_queued, pid, cid, started, now, position, graph, client_id))
             return
         if status >= 500:
             return  # ComfyUI's own failure, not a rejection of the prompt
@@ -344,24 +355,24 @@ class Capture:
                         node_id=first_node, node_class=failing_class, fingerprint=fp, template=template,
                         comfyui_version=self.comfyui_version, extension_version=self.extension_version))
         emit(PromptEvent(new_id(), prompt_id=pid, status="rejected", at=now, correlation_id=cid,
-                         client_id=pending.client_id if pending else None, instance_id=self.instance_id,
+                         client_id=client_id, instance_id=self.instance_id,
                          queued_at=now, finished_at=now, error_id=error_id, category=cls.category.value,
                          failing_node_id=first_node, failing_node_class=failing_class,
                          comfyui_version=self.comfyui_version, extension_version=self.extension_version,
-                         prompt=pending.prompt if pending else None))
+                         prompt=graph))
         emit(OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now,
                             success=False, correlation_id=cid, prompt_id=pid, instance_id=self.instance_id,
                             status="rejected", category=cls.category.value, comfyui_version=self.comfyui_version,
                             error_details={"error_id": error_id, "type": err_type, "message": full_message}))
 
     def _queued_events(self, pid: str, cid: str, started: float, now: float, position: int | None,
-                       pending: _Pending | None) -> list[Any]:
+                       graph: Any, client_id: str | None) -> list[Any]:
         """(writer thread) The accepted prompt's record and its comfyui_queue operation."""
         return [
             PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
-                        client_id=pending.client_id if pending else None, instance_id=self.instance_id,
+                        client_id=client_id, instance_id=self.instance_id,
                         queued_at=now, queue_position=position, comfyui_version=self.comfyui_version,
-                        extension_version=self.extension_version, prompt=pending.prompt if pending else None),
+                        extension_version=self.extension_version, prompt=graph),
             OperationEvent(new_id(), operation_type="comfyui_queue", start_time=started, end_time=now, success=True,
                            correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, status="queued",
                            comfyui_version=self.comfyui_version, context={"queue_position": position}),
@@ -386,33 +397,35 @@ class Capture:
         pid = str(item[1])
         extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
         with self._pending_lock:
-            pending = self._pending.get(pid)
-        cid = pending.correlation_id if pending else sanitize_correlation_id(extra.get(CORRELATION_KEY))
+            pending = self._pending.pop(pid, None)
+        if pending is not None:
+            cid, queued_at = pending
+        else:
+            cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
+            queued_at = _epoch_from_ms(extra.get("create_time"))
         now = time.time()
-        queued_at = (pending.queued_at if pending else None) or _epoch_from_ms(extra.get("create_time"))
         wait = max(0.0, now - queued_at) if queued_at else None
-        self._running = {"prompt_id": pid, "cid": cid, "t0": time.perf_counter(), "started_at": now,
-                         "queued_at": queued_at, "wait": wait, "client_id": extra.get("client_id"),
-                         "prompt": item[2] if len(item) > 2 else None}
-        self._node_starts = {}
-        self._node_done = set()
         client_id = extra.get("client_id")
-        set_current_prompt(PromptContext(prompt_id=pid, correlation_id=cid, instance_id=self.instance_id,
-                                         client_id=client_id))
-        emit(Deferred(self._running_event, (pid, cid, now, wait, client_id)))
+        client_id = client_id if isinstance(client_id, str) else None
+        run = self._run
+        run.prompt_id, run.cid, run.t0, run.started_at, run.wait = pid, cid, time.perf_counter(), now, wait
+        run.client_id, run.prompt = client_id, (item[2] if len(item) > 2 else None)
+        self._node_starts.clear()
+        self._node_done.clear()
+        set_current_prompt((pid, cid, self.instance_id, client_id))
+        emit((self._x_running, pid, cid, now, wait, client_id))
 
     def _running_event(self, pid: str, cid: str | None, now: float, wait: float | None, client_id: Any) -> list[Any]:
         """(writer thread) The prompt's ``running`` update (dropped by the store when its outcome is in the batch)."""
         return [PromptEvent(new_id(), prompt_id=pid, status="running", at=now, correlation_id=cid,
                             instance_id=self.instance_id, started_at=now, queue_wait_seconds=wait,
-                            client_id=client_id if isinstance(client_id, str) else None)]
+                            client_id=client_id)]
 
     def _node_class(self, node_id: str, registry: Any) -> str | None:
         try:
             return registry.dynprompt.get_node(node_id)["class_type"]
         except Exception:  # noqa: BLE001
-            run = self._running
-            prompt = run.get("prompt") if run else None
+            prompt = self._run.prompt
             if isinstance(prompt, dict) and isinstance(prompt.get(node_id), dict):
                 return prompt[node_id].get("class_type")
             return None
@@ -427,14 +440,14 @@ class Capture:
         if start is None or node_id in self._node_done:
             return  # a staged cached output node: counted from execution_cached at the end
         self._node_done.add(node_id)
-        run = self._running or {}
-        emit(Deferred(self._node_event, (start, time.perf_counter(), time.time(), run.get("cid"),
-                                         prompt_id or run.get("prompt_id"), node_id)))
-
-    def _node_event(self, start: tuple[float, float, str | None], perf_end: float, end: float, cid: str | None,
-                    prompt_id: str | None, node_id: Any) -> list[Any]:
-        """(writer thread) One executed node's timing."""
+        run = self._run
         t0, started_at, cls = start
+        emit((self._x_node, t0, started_at, cls, time.perf_counter(), time.time(), run.cid,
+              prompt_id or run.prompt_id, node_id))
+
+    def _node_event(self, t0: float, started_at: float, cls: str | None, perf_end: float, end: float,
+                    cid: str | None, prompt_id: str | None, node_id: Any) -> list[Any]:
+        """(writer thread) One executed node's timing."""
         return [OperationEvent(new_id(), operation_type="node_execution", start_time=started_at,
                                duration_seconds=perf_end - t0, end_time=end, success=True, correlation_id=cid,
                                prompt_id=prompt_id, instance_id=self.instance_id, node_id=str(node_id),
@@ -465,25 +478,33 @@ class Capture:
 
     def _finished(self, item: Any, status: Any, history_result: Any) -> None:
         """(worker thread) Capture what the outcome needs, by reference and clock reading; the writer builds it."""
-        run = self._running or {}
-        pid = str(item[1]) if item is not None else run.get("prompt_id")
-        self._running = None
+        run = self._run
+        pid = str(item[1]) if item is not None else run.prompt_id
         if pid is None:
             return
-        if run.get("prompt_id") != pid:
-            run = {}
-        exec_s = time.perf_counter() - run["t0"] if run.get("t0") else None
-        emit(Deferred(self._outcome_events, (pid, item, status, history_result, run, time.time(), exec_s,
-                                             self._node_starts, self._node_done, time.perf_counter())))
+        same = run.prompt_id == pid
+        run.prompt_id = None
+        exec_s = time.perf_counter() - run.t0 if same else None
+        # nodes that started but did not finish (the failing one): their timing for the outcome
+        unfinished = tuple((nid, *start) for nid, start in self._node_starts.items()
+                           if nid not in self._node_done) or None
+        prompt = item[2] if item is not None and len(item) > 2 else (run.prompt if same else None)
+        run.prompt = None
+        if same:
+            emit((self._x_outcome, pid, status, history_result, prompt, run.cid, run.started_at, run.wait,
+                  run.client_id, time.time(), exec_s, unfinished, time.perf_counter()))
+        else:
+            emit((self._x_outcome, pid, status, history_result, prompt, None, None, None, None, time.time(), None,
+                  unfinished, time.perf_counter()))
 
-    def _outcome_events(self, pid: str, item: Any, status: Any, history_result: Any, run: dict[str, Any], now: float,
-                        exec_s: float | None, node_starts: dict[str, tuple[float, float, str | None]],
-                        node_done: set[str], perf_now: float) -> list[Any]:
+    def _outcome_events(self, pid: str, status: Any, history_result: Any, prompt: Any, cid: str | None,
+                        run_started_at: float | None, wait: float | None, client_id: str | None, now: float,
+                        exec_s: float | None, unfinished: tuple[tuple[str, float, float, str | None], ...] | None,
+                        perf_now: float) -> list[Any]:
         """(writer thread) The prompt's outcome from ComfyUI's status messages: cached nodes, the failing node's
         time, the error (classified and fingerprinted), the prompt record and its comfyui_execution operation."""
         out: list[Any] = []
         emit = out.append
-        cid = run.get("cid")
         messages = getattr(status, "messages", None) or []
         status_str = getattr(status, "status_str", None)
         msgs = {}
@@ -497,10 +518,9 @@ class Capture:
             for key in ("execution_success", "execution_error", "execution_interrupted"):
                 if isinstance(msgs.get(key), dict) and "timestamp" in msgs[key] and "timestamp" in start_msg:
                     exec_s = (msgs[key]["timestamp"] - start_msg["timestamp"]) / 1000.0
-        prompt = item[2] if item is not None and len(item) > 2 else run.get("prompt")
         # cached nodes: ComfyUI lists them once in execution_cached
         cached = msgs.get("execution_cached", {}).get("nodes", []) if isinstance(msgs.get("execution_cached"), dict) else []
-        started_at = run.get("started_at") or now
+        started_at = run_started_at or now
         for nid in cached or []:
             cls = prompt.get(nid, {}).get("class_type") if isinstance(prompt, dict) else None
             emit(OperationEvent(new_id(), operation_type="node_execution", start_time=started_at, end_time=started_at,
@@ -534,24 +554,24 @@ class Capture:
             emit(ErrorEvent(error_id, message=msg[:4000], category=category, severity=cls.severity.value,
                             timestamp=now, stack_trace=tb_text,
                             context={"stage": "execution", "executed": data.get("executed"),
-                                     "inputs": self._inputs_of(pid),
+                                     "inputs": _inputs_of(prompt),
                                      "current_inputs_keys": sorted(data.get("current_inputs") or {})[:50]
                                      if isinstance(data.get("current_inputs"), dict) else None},
                             correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, exception_type=et,
                             node_id=failing_id, node_class=failing_cls, fingerprint=fp, template=template,
                             comfyui_version=self.comfyui_version, extension_version=self.extension_version))
-            if failing_id and failing_id in node_starts and failing_id not in node_done:
-                t0, n_started, ncls = node_starts[failing_id]
+            start = next((u for u in unfinished or () if u[0] == failing_id), None) if failing_id else None
+            if start is not None:
+                _, t0, n_started, ncls = start
                 emit(OperationEvent(new_id(), operation_type="node_execution", start_time=n_started, end_time=now,
                                     duration_seconds=perf_now - t0, success=False, correlation_id=cid,
                                     prompt_id=pid, instance_id=self.instance_id, node_id=failing_id,
                                     node_class=ncls or failing_cls, status=outcome, category=category,
                                     cached=False, comfyui_version=self.comfyui_version,
                                     error_details={"error_id": error_id, "exception_type": et}))
-        client_id = run.get("client_id") if isinstance(run.get("client_id"), str) else None
         emit(PromptEvent(new_id(), prompt_id=pid, status=outcome, at=now, correlation_id=cid, client_id=client_id,
-                         instance_id=self.instance_id, started_at=run.get("started_at"), finished_at=now,
-                         queue_wait_seconds=run.get("wait"), execution_seconds=exec_s, error_id=error_id,
+                         instance_id=self.instance_id, started_at=run_started_at, finished_at=now,
+                         queue_wait_seconds=wait, execution_seconds=exec_s, error_id=error_id,
                          category=category, failing_node_id=failing_id, failing_node_class=failing_cls,
                          outputs=outputs))
         emit(OperationEvent(new_id(), operation_type="comfyui_execution", start_time=started_at, end_time=now,
@@ -559,20 +579,8 @@ class Capture:
                             prompt_id=pid, instance_id=self.instance_id, status=outcome, category=category,
                             node_id=failing_id, node_class=failing_cls, comfyui_version=self.comfyui_version,
                             error_details={"error_id": error_id} if error_id else None,
-                            context={"queue_wait_seconds": run.get("wait"), "cached_nodes": len(cached or [])}))
-        with self._pending_lock:
-            self._pending.pop(pid, None)
+                            context={"queue_wait_seconds": wait, "cached_nodes": len(cached or [])}))
         return out
-
-    def _inputs_of(self, pid: str) -> dict[str, Any] | None:
-        with self._pending_lock:
-            pending = self._pending.get(pid)
-        if pending is None:
-            return None
-        try:
-            return extract_inputs(pending.prompt)[0]
-        except Exception:  # noqa: BLE001
-            return None
 
     def _wrap_delete(self, orig: Any) -> Any:
         capture = self
@@ -593,13 +601,20 @@ class Capture:
                     with capture._pending_lock:
                         pending = capture._pending.pop(pid, None)
                     emit(PromptEvent(new_id(), prompt_id=pid, status="cancelled", at=now, finished_at=now,
-                                     correlation_id=pending.correlation_id if pending else None,
+                                     correlation_id=pending[0] if pending else None,
                                      instance_id=capture.instance_id))
             except Exception as exc:  # noqa: BLE001
                 capture._fail("queue_delete", exc)
             return result
 
         return wrapper
+
+
+def _inputs_of(prompt: Any) -> dict[str, Any] | None:
+    try:
+        return extract_inputs(prompt)[0]
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _summarize_node_errors(node_errors: Any) -> dict[str, dict[str, Any]]:

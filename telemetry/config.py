@@ -39,9 +39,10 @@ _ENV_KEYS = {
     "TOWER_GENERATE_WAIT_S": "generate_wait_s",
     "TOWER_KB_REPORT_INTERVAL_S": "kb_report_interval_s",
     "TOWER_COMMIT_INTERVAL_S": "commit_interval_s",
+    "TOWER_COMMIT_MAX_DELAY_S": "commit_max_delay_s",
 }
 _INT = {"db_port", "metrics_retention_days", "errors_retention_days", "spool_max_events", "queue_max_events"}
-_FLOAT = {"generate_wait_s", "kb_report_interval_s", "commit_interval_s"}
+_FLOAT = {"generate_wait_s", "kb_report_interval_s", "commit_interval_s", "commit_max_delay_s"}
 _BOOL = {"kb_insecure"}
 
 
@@ -67,6 +68,8 @@ class Settings:
     generate_wait_s: float = 300.0
     kb_report_interval_s: float = 86_400.0
     commit_interval_s: float = 0.3  # group commit: how long the writer gathers events before one transaction
+    # while events keep arriving (ComfyUI busy), the writer waits for a 20 ms gap in them, at most this long
+    commit_max_delay_s: float = 2.0
     errors: tuple[str, ...] = ()
 
     @property
@@ -177,6 +180,9 @@ def load_settings(
     if "commit_interval_s" in values and not 0.0 <= values["commit_interval_s"] <= 5.0:
         errors.append("setting commit_interval_s must be between 0 and 5 seconds; using the default")
         values.pop("commit_interval_s")
+    if "commit_max_delay_s" in values and not 0.0 <= values["commit_max_delay_s"] <= 30.0:
+        errors.append("setting commit_max_delay_s must be between 0 and 30 seconds; using the default")
+        values.pop("commit_max_delay_s")
     values.setdefault("data_dir", str(values.get("data_dir") or data_dir))
     if not values.get("instance_id"):
         values["instance_id"] = f"{socket.gethostname()}:{listen_port or 8188}"

@@ -29,7 +29,7 @@ _lock = threading.Lock()
 # ComfyUI runs one prompt at a time in one worker thread; the capture layer sets this at start and clears it at
 # the end. A plain global (not a contextvar) because the worker calls asyncio.run per prompt, so contextvars set
 # in our queue hook would not reach node code.
-_current: PromptContext | None = None
+_current: PromptContext | tuple[Any, ...] | None = None
 
 
 def set_recorder(recorder: _Recorder | None) -> None:
@@ -53,10 +53,15 @@ def emit(event: Event) -> bool:
         return False
 
 
-def set_current_prompt(ctx: PromptContext | None) -> None:
+def set_current_prompt(ctx: PromptContext | tuple[Any, ...] | None) -> None:
+    """The prompt being executed: a PromptContext, or its fields as a tuple (prompt_id, correlation_id,
+    instance_id, client_id), which the capture hook uses so that no object is built unless a node asks."""
     global _current
     _current = ctx
 
 
 def current_prompt() -> PromptContext | None:
-    return _current
+    cur = _current
+    if type(cur) is tuple:
+        return PromptContext(*cur)
+    return cur

@@ -37,6 +37,8 @@ __all__ = [
     "new_uuid",
     "PROMPT_STATUS_RANK",
     "Deferred",
+    "EXPANDERS",
+    "register_expander",
     "event_from_record",
 ]
 
@@ -379,6 +381,18 @@ class Deferred:
 
     def expand(self) -> list[Event]:
         return list(self.fn(*self.args) or ())
+
+
+# The cheaper form of Deferred, for hooks that run on every prompt: a plain tuple ``(code, *args)``, where ``code``
+# indexes EXPANDERS. A tuple holding only strings, numbers and None is dropped from the garbage collector's
+# tracking at its first collection, and no Deferred object or bound method is allocated per item.
+EXPANDERS: list[Any] = []
+
+
+def register_expander(fn: Any) -> int:
+    """Register ``fn(*args) -> events`` for ``(code, *args)`` items; returns the code."""
+    EXPANDERS.append(fn)
+    return len(EXPANDERS) - 1
 
 
 EVENT_KINDS = ("operation", "error", "prompt", "quality", "feedback")

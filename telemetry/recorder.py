@@ -20,9 +20,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from . import gil
-from .events import Deferred, Event
+from .events import EXPANDERS, Deferred, Event
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "QUIET_S"]
+
+QUIET_S = 0.02  # "ComfyUI is quiet": no event recorded for this long
 
 log = logging.getLogger("tower_sentinel.recorder")
 
@@ -43,6 +45,8 @@ class Recorder:
         on_committed: Sequence[Callable[[Sequence[Event]], None]] = (),
         clock: Callable[[], float] = time.monotonic,
         polite: bool = False,
+        max_delay_s: float = 0.0,
+        quiet_s: float = QUIET_S,
     ) -> None:
         self._store = store
         # a deque, not a queue.Queue: append/popleft are single C calls under the GIL (no lock, no condition
@@ -54,7 +58,11 @@ class Recorder:
         self._listeners = list(on_committed)
         self._clock = clock
         self._polite = polite
+        self._max_delay = max(max_delay_s, linger_s)
+        self._quiet = quiet_s if max_delay_s > linger_s else 0.0
         self.polite_batches = 0
+        self.quiet_waits = 0
+        self._quiet_mark = 0  # times the writer let a busy ComfyUI go first (see _await_quiet)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -136,21 +144,30 @@ class Recorder:
                 continue
             # group commit: after the first event, linger briefly so a burst shares one transaction (far less
             # CPU per event than a commit each); a flush request or a full batch ends the wait at once
+            quiet = False
             if not pending and len(q) < self._batch_size and not self._flushes and not self._stop.is_set():
                 self._wake.clear()
+                t_first = time.monotonic()
                 self._wake.wait(self._linger)
+                if self._quiet:
+                    quiet = self._await_quiet(t_first + self._max_delay)
             n = min(len(q), self._batch_size - len(pending))
-            polite = self._polite and n < self._batch_size  # keeping up: hand the GIL over now and then
-            set_polite = getattr(self._store, "set_polite", None)
-            if set_polite is not None:
-                set_polite(polite)
-            if polite:
+            # keeping up inside ComfyUI: hand the GIL over every few items; after a quiet gap only once events
+            # arrive again (ComfyUI busy again), since each pause costs a few µs of CPU
+            pause = None
+            if self._polite and n < self._batch_size:
+                pause = self._pause_if_busy if quiet else gil.pause
                 self.polite_batches += 1
+            self._quiet_mark = self.enqueued
+            set_pause = getattr(self._store, "set_pause", None)
+            if set_pause is not None:
+                set_pause(pause)
             for i in range(n):
-                if polite and i % gil.EVERY == gil.EVERY - 1:
-                    gil.pause()
+                if pause is not None and i % gil.EVERY == gil.EVERY - 1:
+                    pause()
                 item = q.popleft()
-                if type(item) is Deferred:
+                t = type(item)
+                if t is tuple or t is Deferred:
                     self._expand(item, pending)
                     continue
                 if isinstance(item, threading.Event):
@@ -179,11 +196,11 @@ class Recorder:
                 batch, pending = pending, []
                 # polite: listeners get the batch in slices with a pause between (rendering a hundred log lines
                 # in one go would hold the GIL for milliseconds)
-                step = gil.LISTENER_SLICE if polite else max(1, len(batch))
+                step = gil.LISTENER_SLICE if pause is not None else max(1, len(batch))
                 for fn in self._listeners:
                     for k in range(0, len(batch), step):
-                        if polite:
-                            gil.pause()
+                        if pause is not None:
+                            pause()
                         try:
                             fn(batch[k:k + step] if step < len(batch) else batch)
                         except Exception as exc:  # noqa: BLE001 - a listener bug never stops recording
@@ -193,16 +210,44 @@ class Recorder:
                 w.set()
             waiters.clear()
 
-    def _expand(self, item: Deferred, pending: list[Event]) -> None:
-        """A hook's deferred work: its events join the batch; a bug in it is counted and logged once, and the
-        events before and after it are written as usual."""
+    def _pause_if_busy(self) -> None:
+        if self.enqueued != self._quiet_mark:
+            gil.pause()
+
+    def _await_quiet(self, give_up: float) -> bool:
+        """Let a busy ComfyUI go first: while events keep arriving (prompts being posted and run), wait for a
+        ``quiet_s`` gap in them, at most until ``give_up`` (then write anyway, politely). Under a flood of short
+        prompts the batch is then built and committed in the gaps instead of competing for the GIL with the event
+        loop and the prompt worker; with real prompts (nodes that run for tenths of seconds) a gap comes at once.
+        A flush, a stop or a full batch ends the wait. True when a quiet gap was found."""
+        q = self._q
+        while not self._flushes and not self._stop.is_set() and len(q) < self._batch_size:
+            seen = self.enqueued
+            self._wake.wait(self._quiet)  # cleared by the caller; only flush() and stop() set it here
+            if self.enqueued == seen:
+                return True
+            if time.monotonic() >= give_up:
+                return False
+            self.quiet_waits += 1
+        return False
+
+    def _expand(self, item: Deferred | tuple[Any, ...], pending: list[Event]) -> None:
+        """A hook's deferred work (a Deferred, or a ``(code, *args)`` tuple, see ``events.register_expander``):
+        its events join the batch; a bug in it is counted and logged once, and the events before and after it
+        are written as usual."""
+        fn = None
         try:
-            pending.extend(item.expand())
+            if type(item) is tuple:
+                fn = EXPANDERS[item[0]]
+                pending.extend(fn(*item[1:]) or ())
+            else:
+                fn = item.fn
+                pending.extend(item.expand())
         except Exception as exc:  # noqa: BLE001
             self.expand_errors += 1
             if self.expand_errors == 1:
                 log.error("tower.recorder.deferred_failed", extra={"error": repr(exc),
-                                                                    "fn": getattr(item.fn, "__qualname__", "?")})
+                                                                    "fn": getattr(fn, "__qualname__", "?")})
 
     def get_stats(self) -> dict[str, Any]:
         return {
@@ -215,6 +260,8 @@ class Recorder:
             "listener_errors": self.listener_errors,
             "deferred_errors": self.expand_errors,
             "polite": self._polite,
+            "quiet_waits": self.quiet_waits,
+            "max_delay_s": self._max_delay,
             "last_error": self.last_error,
             "running": bool(self._thread and self._thread.is_alive()),
         }

@@ -44,7 +44,7 @@ class Runtime:
         self.store = SQLiteStore(settings.sqlite_path, spool=settings.postgres_configured)
         self.reader: Any = self.store  # PostgreSQL replaces it when configured
         self.recorder = Recorder(self.store, max_queue=settings.queue_max_events, linger_s=settings.commit_interval_s,
-                                 polite=True)
+                                 polite=True, max_delay_s=settings.commit_max_delay_s)
         self.capture: Any = None
         self.components: dict[str, Any] = {}
         self._checks: dict[str, Callable[[], dict[str, Any]]] = {}

@@ -10,7 +10,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ class SQLiteStore(NamedReads):
         self.spool_enabled = spool
         self.spool_max_events = spool_max_events  # None: unbounded; at the bound new events are counted, not spooled
         self.spool_dropped = 0
-        self._polite = False  # the recorder's writer sets it per batch (see telemetry/gil.py)
+        self._pause: Callable[[], None] | None = None  # the recorder's writer sets it per batch (telemetry/gil.py)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._bg_checkpoints = background_checkpoints and self.path != ":memory:"
@@ -222,9 +222,10 @@ class SQLiteStore(NamedReads):
             self._ckpt_wake.set()
 
     # --- writes -----------------------------------------------------------------------------------------------
-    def set_polite(self, polite: bool) -> None:
-        """While True, ``write_batch`` pauses a moment every few rows so ComfyUI's threads get the GIL."""
-        self._polite = polite
+    def set_pause(self, pause: Callable[[], None] | None) -> None:
+        """The polite writer's pause (``telemetry/gil.py``): ``write_batch`` calls it every few rows so ComfyUI's
+        threads get the GIL; None writes flat out."""
+        self._pause = pause
 
     def write_batch(self, events: Sequence[Event]) -> None:
         """Write events in one transaction (and spool them for PostgreSQL when enabled)."""
@@ -234,10 +235,10 @@ class SQLiteStore(NamedReads):
         spool_rows = []
         events = drop_superseded_running(events)
         direct_ops = not self.spool_enabled and _OPS_DIRECT
-        polite = self._polite
+        pause = self._pause
         for i, ev in enumerate(events):
-            if polite and i % gil.EVERY == gil.EVERY - 1:
-                gil.pause()
+            if pause is not None and i % gil.EVERY == gil.EVERY - 1:
+                pause()
             kind = ev.kind
             if direct_ops and kind == "operation":  # the bulk of a batch: straight to the parameter tuple
                 by_kind.setdefault("operation_params", []).append(ev.to_params())
@@ -253,7 +254,7 @@ class SQLiteStore(NamedReads):
         try:
             # prompts last: their upsert reads what the same batch's error rows referenced
             if "prompt" in by_kind:
-                by_kind["prompt"] = coalesce_prompt_rows(by_kind["prompt"], pause=gil.pause if polite else None)
+                by_kind["prompt"] = coalesce_prompt_rows(by_kind["prompt"], pause=pause)
             if "operation_params" in by_kind:
                 conn.executemany(positional(DIALECT, "insert_operation")[0], by_kind["operation_params"])
             for kind in ("operation", "error", "quality", "feedback", "prompt"):

@@ -309,8 +309,8 @@ def test_polite_writer_pauses_only_while_it_keeps_up(tmp_path, monkeypatch):
     monkeypatch.setattr(gil, "pause", lambda: pauses.append(1))
     store = SQLiteStore(tmp_path / "s.db")
     polite_calls = []
-    real_set = store.set_polite
-    store.set_polite = lambda p: (polite_calls.append(p), real_set(p))
+    real_set = store.set_pause
+    store.set_pause = lambda p: (polite_calls.append(p is not None), real_set(p))
     seen, slices = [], []
 
     def listener(evs):
