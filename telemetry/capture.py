@@ -102,7 +102,7 @@ class _Run:
     time): the hooks allocate as little as they can, since every object that outlives a few milliseconds pushes
     ComfyUI's process toward a full garbage collection (with torch loaded, a few hundred milliseconds)."""
 
-    __slots__ = ("prompt_id", "cid", "t0", "started_at", "wait", "client_id", "prompt")
+    __slots__ = ("prompt_id", "cid", "t0", "started_at", "wait", "client_id", "prompt", "item", "task_id")
 
     def __init__(self) -> None:
         self.prompt_id: str | None = None
@@ -112,6 +112,8 @@ class _Run:
         self.wait: float | None = None
         self.client_id: str | None = None
         self.prompt: Any = None
+        self.item: Any = None  # the queue item and task id our get() returned, for task_done
+        self.task_id: Any = None
 
 
 class Capture:
@@ -323,10 +325,15 @@ class Capture:
         if status == 200 and isinstance(body, dict) and body.get("prompt_id"):
             pid = str(body["prompt_id"])
             position = None
-            try:
-                position = int(self._server.prompt_queue.get_tasks_remaining())
+            try:  # get_tasks_remaining() without its lock (the worker holds it while it files a finished
+                # prompt): two len() reads are atomic under the GIL, and a position off by one is still useful
+                pq = self._server.prompt_queue
+                position = len(pq.queue) + len(pq.currently_running)
             except Exception:  # noqa: BLE001
-                pass
+                try:
+                    position = int(self._server.prompt_queue.get_tasks_remaining())
+                except Exception:  # noqa: BLE001
+                    pass
             with self._pending_lock:
                 self._pending[pid] = (cid, started)
                 if len(self._pending) > _MAX_PENDING:  # prompts removed by routes we do not see
@@ -387,6 +394,7 @@ class Capture:
             if result is not None:
                 try:
                     capture._started(result[0])
+                    capture._run.item, capture._run.task_id = result[0], result[1]
                 except Exception as exc:  # noqa: BLE001
                     capture._fail("queue_get", exc)
             return result
@@ -460,8 +468,14 @@ class Capture:
         def task_done(self_q: Any, item_id: Any, history_result: Any, *args: Any, **kwargs: Any) -> Any:
             item = None
             try:
-                with self_q.mutex:
-                    item = self_q.currently_running.get(item_id)
+                run = capture._run
+                if run.task_id == item_id and run.item is not None:
+                    item = run.item  # what our get() saw: no need to take the queue's lock (the event loop
+                    # holds it while it queues a prompt, and a second taker per prompt doubles the waits)
+                else:
+                    with self_q.mutex:
+                        item = self_q.currently_running.get(item_id)
+                run.item = run.task_id = None
             except Exception as exc:  # noqa: BLE001
                 capture._fail("task_done_read", exc)
             result = orig(self_q, item_id, history_result, *args, **kwargs)
@@ -486,8 +500,10 @@ class Capture:
         run.prompt_id = None
         exec_s = time.perf_counter() - run.t0 if same else None
         # nodes that started but did not finish (the failing one): their timing for the outcome
-        unfinished = tuple((nid, *start) for nid, start in self._node_starts.items()
-                           if nid not in self._node_done) or None
+        starts = self._node_starts
+        unfinished = None
+        if len(starts) != len(self._node_done):
+            unfinished = tuple((nid, *start) for nid, start in starts.items() if nid not in self._node_done) or None
         prompt = item[2] if item is not None and len(item) > 2 else (run.prompt if same else None)
         run.prompt = None
         if same:

@@ -92,3 +92,13 @@ def test_commit_interval_setting_is_checked(tmp_path):
     for bad in ("abc", "-1", "60"):
         s = load_settings(user_dir=tmp_path, env={"TOWER_COMMIT_INTERVAL_S": bad})
         assert s.commit_interval_s == default and any("commit_interval_s" in e for e in s.errors), bad
+
+
+def test_commit_max_delay_setting_is_checked(tmp_path):
+    """TOWER_COMMIT_MAX_DELAY_S: a number within 0-30 s is taken; anything else is a config error and the default."""
+    default = load_settings(user_dir=tmp_path, env={}).commit_max_delay_s
+    assert default == 2.0
+    assert load_settings(user_dir=tmp_path, env={"TOWER_COMMIT_MAX_DELAY_S": "0"}).commit_max_delay_s == 0.0
+    for bad in ("soon", "-0.5", "31"):
+        s = load_settings(user_dir=tmp_path, env={"TOWER_COMMIT_MAX_DELAY_S": bad})
+        assert s.commit_max_delay_s == default and any("commit_max_delay_s" in e for e in s.errors), bad

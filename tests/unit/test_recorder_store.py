@@ -341,3 +341,78 @@ def test_polite_writer_pauses_only_while_it_keeps_up(tmp_path, monkeypatch):
         assert len(seen) == 2100 and len({e.event_id for e in seen}) == 2100
     finally:
         rec.stop()
+
+
+class _Producer:
+    """Records an event every millisecond on its own thread, as ComfyUI's hooks do under a flood of prompts."""
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec, self.stop, self.n = rec, threading.Event(), 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.rec.record(_op(self.n))
+            self.n += 1
+            time.sleep(0.001)
+
+    def __enter__(self) -> _Producer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def test_writer_waits_for_a_quiet_gap_but_not_past_its_limit(tmp_path):
+    """While events keep arriving the writer waits (up to its limit) instead of competing with ComfyUI's threads;
+    a gap of quiet_s ends the wait at once."""
+    rec = Recorder(SQLiteStore(tmp_path / "s.db"), linger_s=0.0, max_delay_s=5.0, quiet_s=0.5)
+    t0 = time.monotonic()
+    assert rec._await_quiet(t0 + 5.0) is True  # nothing arrives: quiet after one quiet_s
+    assert time.monotonic() - t0 < 2.5
+    with _Producer(rec) as p:
+        t0 = time.monotonic()
+        assert rec._await_quiet(t0 + 1.5) is False  # never quiet: gives up at the limit
+        waited = time.monotonic() - t0
+        assert p.n > 100
+    assert 1.5 <= waited < 4.0
+    assert rec.get_stats()["quiet_waits"] >= 2
+
+
+def test_flush_is_not_held_up_by_the_quiet_wait(tmp_path):
+    """A flush (tests, shutdown) ends the writer's wait for quiet: it returns long before the wait's limit, with
+    everything recorded before it written."""
+    store = SQLiteStore(tmp_path / "s.db")
+    rec = Recorder(store, linger_s=0.01, max_delay_s=30.0, quiet_s=0.5)
+    rec.start()
+    try:
+        with _Producer(rec):
+            deadline = time.monotonic() + 10
+            while rec.enqueued < 50 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            t0 = time.monotonic()
+            mark = rec.enqueued
+            assert rec.flush(20)
+            assert time.monotonic() - t0 < 10
+        db = sqlite3.connect(tmp_path / "s.db")
+        assert db.execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0] >= mark
+    finally:
+        rec.stop()
+
+
+def test_after_a_quiet_gap_the_writer_pauses_only_once_events_arrive_again(tmp_path, monkeypatch):
+    """Pausing costs CPU: after a quiet gap the writer runs flat out, and goes back to pausing for the GIL as soon
+    as ComfyUI records something again."""
+    from tower_sentinel.telemetry import gil
+
+    pauses = []
+    monkeypatch.setattr(gil, "pause", lambda: pauses.append(1))
+    rec = Recorder(SQLiteStore(tmp_path / "s.db"), polite=True, max_delay_s=2.0)
+    rec._quiet_mark = rec.enqueued
+    rec._pause_if_busy()
+    assert pauses == []
+    rec.record(_op(1))
+    rec._pause_if_busy()
+    assert pauses == [1]
