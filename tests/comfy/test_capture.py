@@ -217,3 +217,17 @@ def test_sigkill_mid_prompt_marks_it_crashed_after_restart(tmp_path):
         assert server.get(f"/tower/generations/{done['prompt_id']}").json()["status"] == "success"
     finally:
         server.stop()
+
+
+def test_prompt_deleted_from_the_queue_is_cancelled(comfy):
+    """A prompt removed from the queue before it ran (`POST /queue {"delete": [...]}`) is recorded `cancelled` with
+    its correlation id, and the prompt that was running is unaffected."""
+    tag = uuid.uuid4().hex[:8]
+    slow = comfy.queue(_sleep_graph(30, 7), headers={"X-Correlation-ID": f"{tag}-slow"}).json()["prompt_id"]
+    _wait_status(comfy, slow, "running")
+    waiting = comfy.queue(_ok_graph(4242), headers={"X-Correlation-ID": f"{tag}-gone"}).json()["prompt_id"]
+    assert comfy.post("/queue", {"delete": [waiting]}).status == 200
+    rec = _wait_status(comfy, waiting, "cancelled")
+    assert rec["correlation_id"] == f"{tag}-gone"
+    assert comfy.post("/interrupt", {}).status == 200
+    assert _wait_status(comfy, slow, "interrupted")["correlation_id"] == f"{tag}-slow"
