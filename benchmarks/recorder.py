@@ -25,6 +25,7 @@ if "tower_sentinel" not in sys.modules:
 
 from _report import write_section  # noqa: E402
 from tower_sentinel.telemetry.events import OperationEvent, PromptEvent, new_id, new_uuid  # noqa: E402
+from tower_sentinel.telemetry.config import Settings  # noqa: E402
 from tower_sentinel.telemetry.recorder import Recorder  # noqa: E402
 from tower_sentinel.telemetry.store import SQLiteStore  # noqa: E402
 
@@ -66,7 +67,7 @@ def prompt_mix(n_prompts: int) -> list:
 
 def hot_path(tmp: Path) -> tuple[float, float, float]:
     store = SQLiteStore(tmp / "hot.db")
-    rec = Recorder(store, max_queue=1_000_000, polite=True)
+    rec = Recorder(store, max_queue=1_000_000, polite=True, max_delay_s=Settings().commit_max_delay_s)
     rec.start()
     evs = make_events(60_000)
     # background load: keep the writer busy while we time single calls
@@ -94,7 +95,8 @@ def hot_path(tmp: Path) -> tuple[float, float, float]:
 def sustained(path: Path, evs: list) -> float:
     """Events/s from the first record() to the last commit, the writer thread running throughout."""
     store = SQLiteStore(path)
-    rec = Recorder(store, max_queue=len(evs) + 10, polite=True)  # as inside ComfyUI
+    rec = Recorder(store, max_queue=len(evs) + 10, polite=True,  # as inside ComfyUI
+                   max_delay_s=Settings().commit_max_delay_s)
     rec.start()
     t0 = time.perf_counter()
     for ev in evs:

@@ -224,10 +224,14 @@ class Capture:
         if getattr(orig_init, "__tower_wrapped__", False):
             return
 
+        shared: list[Any] = []  # one handler for every registry (ComfyUI makes a registry per prompt)
+
         def __init__(self: Any, *a: Any, **kw: Any) -> None:
             orig_init(self, *a, **kw)
             try:
-                h = TowerProgressHandler()
+                if not shared:
+                    shared.append(TowerProgressHandler())
+                h = shared[0]
                 h.set_registry(self)
                 self.register_handler(h)
             except Exception as exc:  # noqa: BLE001
