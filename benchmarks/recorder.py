@@ -24,8 +24,8 @@ if "tower_sentinel" not in sys.modules:
     sys.modules["tower_sentinel"] = pkg
 
 from _report import write_section  # noqa: E402
-from tower_sentinel.telemetry.events import OperationEvent, PromptEvent, new_id, new_uuid  # noqa: E402
 from tower_sentinel.telemetry.config import Settings  # noqa: E402
+from tower_sentinel.telemetry.events import OperationEvent, PromptEvent, new_id, new_uuid  # noqa: E402
 from tower_sentinel.telemetry.recorder import Recorder  # noqa: E402
 from tower_sentinel.telemetry.store import SQLiteStore  # noqa: E402
 

@@ -10,7 +10,6 @@ import gc
 from types import SimpleNamespace
 
 import pytest
-
 from tower_sentinel.telemetry import context
 from tower_sentinel.telemetry.capture import Capture
 from tower_sentinel.telemetry.events import EXPANDERS, ErrorEvent, OperationEvent, PromptEvent
