@@ -22,8 +22,9 @@ from typing import Any, Protocol
 from . import gil
 from .events import EXPANDERS, Deferred, Event
 
-__all__ = ["Recorder", "QUIET_S"]
+__all__ = ["Recorder", "QUIET_S", "WRITER_CHUNK"]
 
+WRITER_CHUNK = 128  # items per transaction inside ComfyUI while the writer keeps up (see Recorder.chunk)
 QUIET_S = 0.02  # "ComfyUI is quiet": no event recorded for this long
 
 log = logging.getLogger("tower_sentinel.recorder")
@@ -47,6 +48,7 @@ class Recorder:
         polite: bool = False,
         max_delay_s: float = 0.0,
         quiet_s: float = QUIET_S,
+        chunk: int = 0,
     ) -> None:
         self._store = store
         # a deque, not a queue.Queue: append/popleft are single C calls under the GIL (no lock, no condition
@@ -59,6 +61,10 @@ class Recorder:
         self._clock = clock
         self._polite = polite
         self._max_delay = max(max_delay_s, linger_s)
+        # while it keeps up, the writer commits what it found in transactions of at most ``chunk`` items, so the
+        # objects it builds for them die young instead of being promoted to the oldest generation, where they
+        # would bring on ComfyUI's full garbage collections (0: one transaction up to batch_size)
+        self._chunk = chunk
         self._quiet = quiet_s if max_delay_s > linger_s else 0.0
         self.polite_batches = 0
         self.quiet_waits = 0
@@ -136,6 +142,8 @@ class Recorder:
         q = self._q
         pending: list[Event] = []
         waiters: list[threading.Event] = []
+        drain = 0  # items left of what the last wait found: written chunk after chunk, without waiting again
+        quiet = False
         while True:
             if not pending and not q:
                 if self._stop.is_set():
@@ -144,18 +152,23 @@ class Recorder:
                 continue
             # group commit: after the first event, linger briefly so a burst shares one transaction (far less
             # CPU per event than a commit each); a flush request or a full batch ends the wait at once
-            quiet = False
-            if not pending and len(q) < self._batch_size and not self._flushes and not self._stop.is_set():
-                self._wake.clear()
-                t_first = time.monotonic()
-                self._wake.wait(self._linger)
-                if self._quiet:
-                    quiet = self._await_quiet(t_first + self._max_delay)
-            n = min(len(q), self._batch_size - len(pending))
+            if drain <= 0:
+                quiet = False
+                if not pending and len(q) < self._batch_size and not self._flushes and not self._stop.is_set():
+                    self._wake.clear()
+                    t_first = time.monotonic()
+                    self._wake.wait(self._linger)
+                    if self._quiet:
+                        quiet = self._await_quiet(t_first + self._max_delay)
+                drain = len(q)
+            keeping_up = len(q) < self._batch_size
+            limit = self._chunk if self._chunk and keeping_up else self._batch_size
+            n = min(len(q), limit - len(pending))
+            drain -= n
             # keeping up inside ComfyUI: hand the GIL over every few items; after a quiet gap only once events
             # arrive again (ComfyUI busy again), since each pause costs a few µs of CPU
             pause = None
-            if self._polite and n < self._batch_size:
+            if self._polite and keeping_up:
                 pause = self._pause_if_busy if quiet else gil.pause
                 self.polite_batches += 1
             self._quiet_mark = self.enqueued

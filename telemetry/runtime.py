@@ -16,7 +16,7 @@ from .config import Settings
 from .context import set_recorder
 from .events import ErrorEvent, OperationEvent, PromptEvent, new_id
 from .fingerprint import fingerprint
-from .recorder import Recorder
+from .recorder import WRITER_CHUNK, Recorder
 from .store import SQLiteStore
 
 __all__ = ["Runtime", "get_runtime", "set_runtime"]
@@ -44,7 +44,7 @@ class Runtime:
         self.store = SQLiteStore(settings.sqlite_path, spool=settings.postgres_configured)
         self.reader: Any = self.store  # PostgreSQL replaces it when configured
         self.recorder = Recorder(self.store, max_queue=settings.queue_max_events, linger_s=settings.commit_interval_s,
-                                 polite=True, max_delay_s=settings.commit_max_delay_s)
+                                 polite=True, max_delay_s=settings.commit_max_delay_s, chunk=WRITER_CHUNK)
         self.capture: Any = None
         self.components: dict[str, Any] = {}
         self._checks: dict[str, Callable[[], dict[str, Any]]] = {}

@@ -416,3 +416,36 @@ def test_after_a_quiet_gap_the_writer_pauses_only_once_events_arrive_again(tmp_p
     rec.record(_op(1))
     rec._pause_if_busy()
     assert pauses == [1]
+
+
+def test_writer_commits_in_chunks_while_it_keeps_up(tmp_path):
+    """With ``chunk`` set (inside ComfyUI), what the writer found after its wait is committed in transactions of
+    at most ``chunk`` items, one after another without waiting again; a backlog of a full batch or more is written
+    in full batches. Nothing is lost or written twice."""
+    store = SQLiteStore(tmp_path / "s.db")
+    sizes = []
+    real = store.write_batch
+    store.write_batch = lambda evs: (sizes.append(len(evs)), real(evs))
+    rec = Recorder(store, linger_s=1.0, chunk=16, batch_size=1000)
+    for i in range(100):
+        rec.record(_op(i))
+    rec.start()
+    try:
+        deadline = time.monotonic() + 5  # 7 chunks with a 1 s linger before each would take 7 s
+        while rec.written < 100 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rec.written == 100
+        assert max(sizes) <= 16 and sum(sizes) == 100 and len(sizes) == 7
+        sizes.clear()
+        rec.stop()
+        big = Recorder(store, chunk=16, batch_size=200)
+        for i in range(450):
+            big.record(_op(i))
+        big.start()
+        assert big.flush(10)
+        assert max(sizes) == 200
+        big.stop()
+        db = sqlite3.connect(tmp_path / "s.db")
+        assert db.execute("SELECT COUNT(*) FROM anime_operation_metrics").fetchone()[0] == 550
+    finally:
+        rec.stop()
