@@ -1,7 +1,7 @@
 """Capture: the ComfyUI hooks that turn prompts into events. The only telemetry module that touches ComfyUI.
 
 Hooks (feature-detected; each attaches or reports why not, see ``Capture.hooks``):
-- ``POST /prompt`` handler wrapper (a middleware where the route table cannot be reached): correlation id in (``X-Correlation-ID``/``X-Request-ID``/``traceparent``) and out
+- ``POST /prompt`` middleware: correlation id in (``X-Correlation-ID``/``X-Request-ID``/``traceparent``) and out
   (response header); records ``queued`` or ``rejected`` (per-node errors); answers non-JSON bodies with a 400.
 - on-prompt handler: assigns the prompt id early, puts the correlation id into ``extra_data``, keeps the scalar
   workflow inputs (for failure drivers) — on the event loop, so it only does O(nodes) dict work.
@@ -125,7 +125,6 @@ class Capture:
         self.extension_version = extension_version
         self.hooks: dict[str, str] = {}
         self.lifecycle_api = False
-        self.post_prompt_mode: str | None = None  # "route" (handler wrapped) or "middleware"
         self.errors: dict[str, int] = {}
         self._logged: set[str] = set()
         # queued prompts not yet started: prompt id -> (correlation id, queued at); plain strings and floats, so
@@ -154,14 +153,14 @@ class Capture:
 
     def get_stats(self) -> dict[str, Any]:
         return {"hooks": dict(self.hooks), "errors": dict(self.errors), "pending": len(self._pending),
-                "lifecycle_api": self.lifecycle_api, "post_prompt_mode": self.post_prompt_mode}
+                "lifecycle_api": self.lifecycle_api}
 
     # --- attach -----------------------------------------------------------------------------------------------
     def attach(self, server: Any) -> dict[str, str]:
         import execution  # ComfyUI's module: only imported inside the running server
 
         self._server = server
-        self._attach("post_prompt", lambda: self._attach_post_prompt(server))
+        self._attach("middleware", lambda: server.app.middlewares.append(self._middleware()))
         self._attach("on_prompt", lambda: server.add_on_prompt_handler(self._on_prompt))
         pq = getattr(execution, "PromptQueue", None)
         self._attach("queue_get", lambda: self._wrap(pq, "get", self._wrap_get))
@@ -242,85 +241,57 @@ class Capture:
         reg_cls.__init__ = __init__
 
     # --- POST /prompt (event loop) ----------------------------------------------------------------------------
-    def _attach_post_prompt(self, server: Any) -> None:
-        """Wrap ComfyUI's ``POST /prompt`` handler in its route table, before ComfyUI adds the routes to the app (it
-        copies them to ``/api/prompt`` then); other requests never pass through us. If the table is not there or
-        was already added, an aiohttp middleware does the same job (it runs for every request)."""
+    def _middleware(self) -> Any:
         from aiohttp import web
 
         capture = self
-        routes = getattr(server, "routes", None)
-        items = getattr(routes, "_items", None)
-        frozen = getattr(getattr(server.app, "router", None), "frozen", True)
-        if isinstance(items, list) and not frozen:
-            for i, rd in enumerate(items):
-                if isinstance(rd, web.RouteDef) and rd.method == "POST" and rd.path == "/prompt":
-                    orig = rd.handler
-                    if getattr(orig, "__tower_wrapped__", False):
-                        return
-
-                    async def tower_post_prompt(request: Any, _orig: Any = orig) -> Any:
-                        return await capture._handle_post(request, _orig)
-
-                    tower_post_prompt.__tower_wrapped__ = True  # type: ignore[attr-defined]
-                    items[i] = web.RouteDef(rd.method, rd.path, tower_post_prompt, rd.kwargs)
-                    self.post_prompt_mode = "route"
-                    return
 
         @web.middleware
         async def tower_prompt_middleware(request: Any, handler: Any) -> Any:
             if request.method != "POST" or request.path not in ("/prompt", "/api/prompt"):
                 return await handler(request)
-            return await capture._handle_post(request, handler)
-
-        server.app.middlewares.append(tower_prompt_middleware)
-        self.post_prompt_mode = "middleware"
-
-    async def _handle_post(self, request: Any, handler: Any) -> Any:
-        """``POST /prompt``: correlation id in and out, ``queued`` or ``rejected`` recorded, non-JSON answered 400."""
-        from aiohttp import web
-
-        capture = self
-        state: dict[str, Any] = {"cid": correlation_from_headers(request.headers), "t0": time.time()}
-        token = capture._req.set(state)
-        try:
+            state: dict[str, Any] = {"cid": correlation_from_headers(request.headers), "t0": time.time()}
+            token = capture._req.set(state)
             try:
-                resp = await handler(request)
-            except ValueError as exc:  # aiohttp's request.json() on a non-JSON body
+                try:
+                    resp = await handler(request)
+                except ValueError as exc:  # aiohttp's request.json() on a non-JSON body
+                    cid = state.get("cid") or mint_correlation_id()
+                    body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
+                                      "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
+                    resp = web.json_response(body, status=400)
+                    state["cid"] = cid
+                    state["prompt_id"] = str(uuid.uuid4())
+                    capture._after_post(state, 400, body)
+                    resp.headers["X-Correlation-ID"] = cid
+                    resp.headers["X-Tower-Prompt-ID"] = state["prompt_id"]
+                    return resp
                 cid = state.get("cid") or mint_correlation_id()
-                body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
-                                  "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
-                resp = web.json_response(body, status=400)
                 state["cid"] = cid
-                state["prompt_id"] = str(uuid.uuid4())
-                capture._after_post(state, 400, body)
+                try:
+                    body = None
+                    raw = getattr(resp, "body", None)
+                    pid = state.get("prompt_id")
+                    if resp.status == 200 and pid and isinstance(raw, bytes) and f'"{pid}"'.encode() in raw:
+                        body = {"prompt_id": pid}  # the id we assigned came back: no need to parse the answer
+                    elif isinstance(raw, (bytes, str)):
+                        body = json.loads(raw)
+                    capture._after_post(state, resp.status, body)
+                except Exception as exc:  # noqa: BLE001
+                    capture._fail("middleware", exc)
                 resp.headers["X-Correlation-ID"] = cid
-                resp.headers["X-Tower-Prompt-ID"] = state["prompt_id"]
+                if state.get("prompt_id"):
+                    resp.headers["X-Tower-Prompt-ID"] = str(state["prompt_id"])[:128]
                 return resp
-            cid = state.get("cid") or mint_correlation_id()
-            state["cid"] = cid
-            try:
-                body = None
-                raw = getattr(resp, "body", None)
-                pid = state.get("prompt_id")
-                if resp.status == 200 and pid and isinstance(raw, bytes) and f'"{pid}"'.encode() in raw:
-                    body = {"prompt_id": pid}  # the id we assigned came back: no need to parse the answer
-                elif isinstance(raw, (bytes, str)):
-                    body = json.loads(raw)
-                capture._after_post(state, resp.status, body)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("post_prompt", exc)
-            resp.headers["X-Correlation-ID"] = cid
-            if state.get("prompt_id"):
-                resp.headers["X-Tower-Prompt-ID"] = str(state["prompt_id"])[:128]
-            return resp
-        finally:
-            capture._req.reset(token)
+            finally:
+                capture._req.reset(token)
+
+        return tower_prompt_middleware
 
     def _on_prompt(self, json_data: Any) -> Any:
         try:
             state = self._req.get()
-            if state is None:  # a POST that did not come through our wrapper (another path or a test)
+            if state is None:  # a POST that did not come through our middleware (another path or a test)
                 state = {"cid": None, "t0": time.time()}
                 self._req.set(state)
             if not isinstance(json_data, dict):

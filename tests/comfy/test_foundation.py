@@ -18,9 +18,8 @@ def test_health_answers_with_hooks(comfy):
         assert body["comfyui_version"] == "0.3.75"
         hooks = body["checks"]["hooks"]
         assert hooks["status"] == "ok"
-        assert set(hooks["attached"]) >= {"post_prompt", "on_prompt", "queue_get", "task_done", "node_timing"}
+        assert set(hooks["attached"]) >= {"middleware", "on_prompt", "queue_get", "task_done", "node_timing"}
         assert all(v == "ok" for v in hooks["attached"].values())
-        assert hooks["post_prompt_mode"] == "route"  # only POST /prompt passes through us, no middleware
 
 
 def test_real_prompt_runs_and_is_recorded(comfy):

@@ -106,34 +106,3 @@ def test_failing_node_gets_its_timing_and_the_error_its_inputs(rec):
     assert failed[0].error_details["error_id"] == err.event_id
     final = [e for e in evs if isinstance(e, PromptEvent)][-1]
     assert (final.status, final.failing_node_id, final.error_id) == ("error", "2", err.event_id)
-
-
-def test_post_prompt_is_wrapped_in_the_route_table_else_a_middleware():
-    """Where ComfyUI's route table is reachable (custom nodes load before ComfyUI adds the routes), only the
-    ``POST /prompt`` handler is wrapped and no middleware sees other requests; otherwise a middleware does it."""
-    from aiohttp import web
-
-    async def post_prompt(request):
-        return web.json_response({})
-
-    async def get_queue(request):
-        return web.json_response({})
-
-    routes = web.RouteTableDef()
-    routes.get("/queue")(get_queue)
-    routes.post("/prompt")(post_prompt)
-    app = web.Application()
-    server = SimpleNamespace(routes=routes, app=app)
-    cap = Capture(instance_id="i-1", comfyui_version="0.3.75", extension_version="t")
-    cap._attach_post_prompt(server)
-    handlers = {(rd.method, rd.path): rd.handler for rd in routes}
-    assert cap.post_prompt_mode == "route" and not app.middlewares
-    assert handlers[("GET", "/queue")] is get_queue
-    assert handlers[("POST", "/prompt")] is not post_prompt and handlers[("POST", "/prompt")].__tower_wrapped__
-    cap._attach_post_prompt(server)  # attaching twice wraps once
-    assert [rd.handler for rd in routes if rd.path == "/prompt"] == [handlers[("POST", "/prompt")]]
-
-    bare = SimpleNamespace(app=web.Application())  # no route table: the middleware
-    cap2 = Capture(instance_id="i-1", comfyui_version="0.3.75", extension_version="t")
-    cap2._attach_post_prompt(bare)
-    assert cap2.post_prompt_mode == "middleware" and len(bare.app.middlewares) == 1
