@@ -231,3 +231,17 @@ def test_prompt_deleted_from_the_queue_is_cancelled(comfy):
     assert rec["correlation_id"] == f"{tag}-gone"
     assert comfy.post("/interrupt", {}).status == 200
     assert _wait_status(comfy, slow, "interrupted")["correlation_id"] == f"{tag}-slow"
+
+
+def test_api_prompt_path_is_captured_like_prompt(comfy):
+    """ComfyUI's frontend posts to /api/prompt (ComfyUI copies each route under /api): same header, same record,
+    and a rejection there is recorded too."""
+    tag = f"api-{uuid.uuid4().hex[:8]}"
+    r = comfy.post("/api/prompt", {"prompt": _ok_graph(77)}, headers={"X-Correlation-ID": tag})
+    assert r.status == 200 and r.headers["X-Correlation-ID"] == tag
+    assert comfy.wait_recorded(r.json()["prompt_id"])["correlation_id"] == tag
+    bad = comfy.post("/api/prompt", {"prompt": {"1": {"class_type": "NoSuchNode", "inputs": {}}}},
+                     headers={"X-Correlation-ID": f"{tag}-bad"})
+    assert bad.status == 400
+    rec = comfy.wait_recorded(bad.headers["X-Tower-Prompt-ID"])
+    assert (rec["status"], rec["correlation_id"]) == ("rejected", f"{tag}-bad")
