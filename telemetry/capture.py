@@ -315,6 +315,12 @@ class Capture:
             client_id = json_data.get("client_id")
             state["graph"] = json_data.get("prompt")
             state["client_id"] = client_id if isinstance(client_id, str) else None
+            # for the worker's hooks, before ComfyUI queues the prompt (the worker may start it before our answer
+            # to the POST is built); removed again if the prompt is rejected
+            with self._pending_lock:
+                self._pending[pid] = (cid, time.time())
+                if len(self._pending) > _MAX_PENDING:  # prompts removed by routes we do not see
+                    del self._pending[next(iter(self._pending))]
         except Exception as exc:  # noqa: BLE001
             self._fail("on_prompt", exc)
         return json_data
@@ -338,12 +344,11 @@ class Capture:
                     position = int(self._server.prompt_queue.get_tasks_remaining())
                 except Exception:  # noqa: BLE001
                     pass
-            with self._pending_lock:
-                self._pending[pid] = (cid, started)
-                if len(self._pending) > _MAX_PENDING:  # prompts removed by routes we do not see
-                    del self._pending[next(iter(self._pending))]
             emit((self._x_queued, pid, cid, started, now, position, graph, client_id))
             return
+        if pid is not None:
+            with self._pending_lock:
+                self._pending.pop(pid, None)  # rejected (or ComfyUI failed): it will never start
         if status >= 500:
             return  # ComfyUI's own failure, not a rejection of the prompt
         pid = pid or str(uuid.uuid4())

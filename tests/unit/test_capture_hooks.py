@@ -106,3 +106,30 @@ def test_failing_node_gets_its_timing_and_the_error_its_inputs(rec):
     assert failed[0].error_details["error_id"] == err.event_id
     final = [e for e in evs if isinstance(e, PromptEvent)][-1]
     assert (final.status, final.failing_node_id, final.error_id) == ("error", "2", err.event_id)
+
+
+def test_a_prompt_started_before_the_post_is_answered_keeps_its_correlation_and_wait(rec):
+    """The worker may take a prompt before the event loop has built the answer to its POST: what the worker needs
+    (correlation id, queue time) is noted when the prompt is submitted, and a rejected prompt leaves nothing
+    behind."""
+    import time
+
+    cap = Capture(instance_id="i-1", comfyui_version="0.3.64", extension_version="t")
+    cap._server = SimpleNamespace(prompt_queue=SimpleNamespace(queue=[], currently_running={}))
+    state = {"cid": "c-early", "t0": time.time()}
+    cap._req.set(state)
+    graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 1}}}
+    cap._on_prompt({"prompt": graph, "extra_data": {}})
+    pid = state["prompt_id"]
+    cap._started((0, pid, graph, {}, ["1"]))  # 0.3.64: no create_time in extra_data
+    running = _expand([rec.items[-1]])[0]
+    assert running.correlation_id == "c-early" and running.queue_wait_seconds is not None
+    cap._after_post(state, 200, {"prompt_id": pid})
+    assert cap._pending == {}
+
+    bad = {"cid": "c-bad", "t0": time.time()}
+    cap._req.set(bad)
+    cap._on_prompt({"prompt": {"1": {"class_type": "Nope", "inputs": {}}}})
+    assert bad["prompt_id"] in cap._pending
+    cap._after_post(bad, 400, {"error": {"type": "invalid_prompt", "message": "no"}, "node_errors": {}})
+    assert cap._pending == {}
