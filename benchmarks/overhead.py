@@ -1,8 +1,8 @@
 """Overhead on a real ComfyUI (issue 3): trivial prompts through servers with Tower Sentinel vs bare ones.
 
-Two bare servers and two with the extension run from the same runtime (a single pair differs by a few percent from
-process to process alone: which core, memory layout). They take turns, one at a time, in an order that rotates every
-round, so machine noise hits all alike; each turn is a burst of 500 prompts posted back to back over one keep-alive
+Two bare servers and two with the extension run from the same runtime, started afresh SESSIONS times (a single
+pair of processes differs by a few percent alone: which core, memory layout). They take turns, one at a time, in an
+order that rotates every round, so machine noise hits all alike; each turn is a burst of 500 prompts posted back to back over one keep-alive
 connection. Throughput = prompts / wall time from the first POST to the last prompt's history entry. Each round
 gives one ratio (both bare bursts over both instrumented ones, a few seconds apart); the figure is the median over
 the rounds, since a shared VM's stalls and ComfyUI's own full garbage collections (a third of a second each) land on
@@ -25,6 +25,7 @@ import http.client
 import json
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,7 +37,8 @@ GCPROBE = Path(__file__).resolve().parent / "gcprobe"
 
 PROMPTS = 500
 ROUNDS = 16
-SUSTAINED = 6000
+SESSIONS = 4  # the four servers are started afresh this many times; ROUNDS are split among them
+SUSTAINED = 4000
 FINAL = ("success", "error", "interrupted")
 
 
@@ -95,41 +97,67 @@ def run_burst(client: Client, start: int, n: int, recorded: bool, level: bool = 
         time.sleep(0.005)
 
 
+def _start(servers: dict[str, ComfyServer]) -> None:
+    """Start the servers side by side (each takes seconds to import torch)."""
+    errors: list[BaseException] = []
+
+    def go(s: ComfyServer) -> None:
+        try:
+            s.start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(s,)) for s in servers.values()]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+
+
 def main() -> None:
     nodes = (GCPROBE, TESTING_NODES)
-    servers = {"bare-1": ComfyServer(with_extension=False, extra_nodes=nodes), "ours-1": ComfyServer(extra_nodes=nodes),
-               "bare-2": ComfyServer(with_extension=False, extra_nodes=nodes), "ours-2": ComfyServer(extra_nodes=nodes)}
-    for s in servers.values():
-        s.start()
-    clients = {name: Client(s) for name, s in servers.items()}
-    ours = {name: name.startswith("ours") for name in servers}
-    t = dict.fromkeys(servers, 0.0)
-    sustained = dict.fromkeys(servers, 0.0)
+    names = ("bare-1", "ours-1", "bare-2", "ours-2")
+    ours = {name: name.startswith("ours") for name in names}
+    t = dict.fromkeys(names, 0.0)
+    sustained = dict.fromkeys(names, 0.0)
     per_round: list[float] = []
     aa_round: list[float] = []
     lag: list[float] = []
-    try:
-        for name, c in clients.items():  # warm-up
-            run_burst(c, 10_000_000, 100, ours[name])
-        order = list(servers)
-        gc0 = {name: c.call("GET", "/bench/gc") for name, c in clients.items()}
-        for r in range(ROUNDS):
-            rt = dict.fromkeys(servers, 0.0)
-            for name in order[r % 4:] + order[:r % 4]:  # who goes first changes every round
-                wall, rec = run_burst(clients[name], r * PROMPTS, PROMPTS, ours[name], level=True)
-                rt[name] = wall
-                if rec is not None:
-                    lag.append(rec)
-            for name in servers:
-                t[name] += rt[name]
-            per_round.append((rt["bare-1"] + rt["bare-2"]) / (rt["ours-1"] + rt["ours-2"]))
-            aa_round.append(rt["bare-2"] / rt["bare-1"])
-        gc1 = {name: c.call("GET", "/bench/gc") for name, c in clients.items()}
-        for name in order:
-            sustained[name] = run_burst(clients[name], 20_000_000, SUSTAINED, ours[name], level=True)[0]
-    finally:
-        for s in servers.values():
-            s.stop()
+    gc_n = {name: [0, 0, 0] for name in names}
+    gc_s = {name: [0.0, 0.0, 0.0] for name in names}
+    for session in range(SESSIONS):  # fresh processes each time: a pair of processes differs by a few % alone
+        servers = {name: ComfyServer(with_extension=ours[name], extra_nodes=nodes) for name in names}
+        try:
+            _start(servers)
+            clients = {name: Client(s) for name, s in servers.items()}
+            for name, c in clients.items():  # warm-up
+                run_burst(c, 10_000_000, 100, ours[name])
+            gc0 = {name: c.call("GET", "/bench/gc") for name, c in clients.items()}
+            for k in range(ROUNDS // SESSIONS):
+                r = session * (ROUNDS // SESSIONS) + k
+                rt = dict.fromkeys(names, 0.0)
+                for name in names[r % 4:] + names[:r % 4]:  # who goes first changes every round
+                    wall, rec = run_burst(clients[name], r * PROMPTS, PROMPTS, ours[name], level=True)
+                    rt[name] = wall
+                    if rec is not None:
+                        lag.append(rec)
+                for name in names:
+                    t[name] += rt[name]
+                per_round.append((rt["bare-1"] + rt["bare-2"]) / (rt["ours-1"] + rt["ours-2"]))
+                aa_round.append(rt["bare-2"] / rt["bare-1"])
+            gc1 = {name: c.call("GET", "/bench/gc") for name, c in clients.items()}
+            for name in names:
+                for g in range(3):
+                    gc_n[name][g] += gc1[name]["collections"][g] - gc0[name]["collections"][g]
+                    gc_s[name][g] += gc1[name]["seconds"][g] - gc0[name]["seconds"][g]
+            for name in names:
+                sustained[name] += run_burst(clients[name], 20_000_000, SUSTAINED, ours[name], level=True)[0]
+        finally:
+            for s in servers.values():
+                s.stop()
+    servers = dict.fromkeys(names)
     n = PROMPTS * ROUNDS
     tp = {name: n / t[name] for name in servers}
     ratio = (t["bare-1"] + t["bare-2"]) / (t["ours-1"] + t["ours-2"])
@@ -137,15 +165,15 @@ def main() -> None:
     s_ratio = (sustained["bare-1"] + sustained["bare-2"]) / (sustained["ours-1"] + sustained["ours-2"])
     s_aa = min(sustained["bare-1"], sustained["bare-2"]) / max(sustained["bare-1"], sustained["bare-2"])
     def gc_cell(name: str) -> str:
-        n_ = [a - b for a, b in zip(gc1[name]["collections"], gc0[name]["collections"])]
-        ms = [(a - b) * 1000 for a, b in zip(gc1[name]["seconds"], gc0[name]["seconds"])]
+        n_ = gc_n[name]
+        ms = [x * 1000 for x in gc_s[name]]
         return f"{n_[0]} / {n_[1]} / {n_[2]}: {ms[0]:.0f} / {ms[1]:.0f} / {ms[2]:.0f} ms"
 
     rows = "\n".join(f"| {name} | {t[name]:.2f} s | {tp[name]:.1f} prompts/s | {gc_cell(name)} | "
-                     f"{SUSTAINED / sustained[name]:.1f} prompts/s |" for name in servers)
+                     f"{SUSTAINED * SESSIONS / sustained[name]:.1f} prompts/s |" for name in servers)
     body = f"""## Overhead on a real ComfyUI (issue 3)
 
-| server | {n} trivial prompts ({ROUNDS} bursts of {PROMPTS}) | burst throughput | its own garbage collections during the bursts, generation 0 / 1 / 2 | sustained: {SUSTAINED} prompts in one stream |
+| server (4 processes each, one after the other) | {n} trivial prompts ({ROUNDS} bursts of {PROMPTS}) | burst throughput | its own garbage collections during the bursts, generation 0 / 1 / 2 | sustained: {SUSTAINED} prompts in one stream, {SESSIONS} times |
 |---|---|---|---|---|
 {rows}
 
@@ -156,10 +184,11 @@ totals: {ratio:.3f}. The two bare servers against each other, the method's noise
 over the totals. The last prompt of a burst was recorded {statistics.median(lag) * 1000:.0f} ms
 (median; max {max(lag) * 1000:.0f} ms) after it finished: the writer waits for ComfyUI to go quiet, then writes.
 
-Sustained flood ({SUSTAINED} prompts without a pause, longer than the writer's 2 s limit on waiting, so its work is
-timed): ratio **{s_ratio:.3f}** (bare vs bare {s_aa:.3f}).
+Sustained flood ({SUSTAINED} prompts without a pause, {SESSIONS} times, longer than the writer's 2 s limit on waiting, so
+its work is timed): ratio **{s_ratio:.3f}** (bare vs bare {s_aa:.3f}).
 
-Servers take turns one at a time; before the next turn an instrumented server's last prompt must be recorded, so
+The four servers are started afresh {SESSIONS} times ({ROUNDS // SESSIONS} rounds each), since two processes of the
+same code differ by a few percent alone. Servers take turns one at a time; before the next turn an instrumented server's last prompt must be recorded, so
 no writer works in another server's timed window. Before each burst the server's prompt worker runs its periodic
 full garbage collection (not timed, as `POST /free` makes it), so it does not land on random bursts; the table shows
 the collections each server made during the bursts. Command: `python benchmarks/overhead.py`."""
