@@ -515,12 +515,9 @@ class Capture:
             unfinished = tuple((nid, *start) for nid, start in starts.items() if nid not in self._node_done) or None
         prompt = item[2] if item is not None and len(item) > 2 else (run.prompt if same else None)
         run.prompt = None
-        if same:
-            emit((self._x_outcome, pid, status, history_result, prompt, run.cid, run.started_at, run.wait,
-                  run.client_id, time.time(), exec_s, unfinished, time.perf_counter()))
-        else:
-            emit((self._x_outcome, pid, status, history_result, prompt, None, None, None, None, time.time(), None,
-                  unfinished, time.perf_counter()))
+        cid, started_at, wait, client_id = (run.cid, run.started_at, run.wait, run.client_id) if same else (None,) * 4
+        emit((self._x_outcome, pid, status, history_result, prompt, cid, started_at, wait, client_id, time.time(),
+              exec_s, unfinished, time.perf_counter()))
 
     def _outcome_events(self, pid: str, status: Any, history_result: Any, prompt: Any, cid: str | None,
                         run_started_at: float | None, wait: float | None, client_id: str | None, now: float,

@@ -164,7 +164,6 @@ class Recorder:
             keeping_up = len(q) < self._batch_size
             limit = self._chunk if self._chunk and keeping_up else self._batch_size
             n = min(len(q), limit - len(pending))
-            drain -= n
             # keeping up inside ComfyUI: hand the GIL over every few items; after a quiet gap only once events
             # arrive again (ComfyUI busy again), since each pause costs a few µs of CPU
             pause = None
@@ -179,6 +178,7 @@ class Recorder:
                 if pause is not None and i % gil.EVERY == gil.EVERY - 1:
                     pause()
                 item = q.popleft()
+                drain -= 1
                 t = type(item)
                 if t is tuple or t is Deferred:
                     self._expand(item, pending)

@@ -14,14 +14,7 @@ from tower_sentinel.telemetry import context
 from tower_sentinel.telemetry.capture import Capture
 from tower_sentinel.telemetry.events import EXPANDERS, ErrorEvent, OperationEvent, PromptEvent
 
-
-class _ListRecorder:
-    def __init__(self) -> None:
-        self.items: list = []
-
-    def record(self, item) -> bool:
-        self.items.append(item)
-        return True
+from ._recorders import FakeRecorder
 
 
 class _Registry:
@@ -31,7 +24,7 @@ class _Registry:
 
 @pytest.fixture()
 def rec():
-    r = _ListRecorder()
+    r = FakeRecorder()
     context.set_recorder(r)
     yield r
     context.set_recorder(None)
@@ -59,7 +52,7 @@ def test_hooks_hand_over_flat_tuples_and_reuse_their_state(rec):
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 3}}}
     run, starts, done = cap._run, cap._node_starts, cap._node_done
     for pid in ("p-1", "p-2"):
-        rec.items.clear()
+        rec.events.clear()
         item = (0, pid, graph, {"correlation_id": f"c-{pid}", "client_id": "cl-1"}, ["1"])
         cap._started(item)
         ctx = context.current_prompt()
@@ -69,11 +62,11 @@ def test_hooks_hand_over_flat_tuples_and_reuse_their_state(rec):
         cap._node_finish("1", pid, reg)
         cap._finished(item, _status("success"), {"outputs": {}})
         assert cap._run is run and cap._node_starts is starts and cap._node_done is done
-        assert len(rec.items) == 3 and all(type(it) is tuple for it in rec.items)
+        assert len(rec.events) == 3 and all(type(it) is tuple for it in rec.events)
         gc.collect()
-        running, node, _outcome = rec.items
+        running, node, _outcome = rec.events
         assert not gc.is_tracked(running) and not gc.is_tracked(node)
-        evs = _expand(rec.items)
+        evs = _expand(rec.events)
         prompts = [e for e in evs if isinstance(e, PromptEvent)]
         ops = {e.operation_type: e for e in evs if isinstance(e, OperationEvent)}
         assert [p.status for p in prompts] == ["running", "success"]
@@ -97,7 +90,7 @@ def test_failing_node_gets_its_timing_and_the_error_its_inputs(rec):
     cap._node_start("2", "p-9", reg)
     cap._finished(item, _status("error", node_id="2", node_type="TowerTestFail", exception_type="RuntimeError",
                                 exception_message="boom"), {"outputs": {}})
-    evs = _expand(rec.items)
+    evs = _expand(rec.events)
     err = next(e for e in evs if isinstance(e, ErrorEvent))
     failed = [e for e in evs if isinstance(e, OperationEvent) and e.operation_type == "node_execution" and not e.success]
     assert err.node_id == "2" and err.exception_type == "RuntimeError" and err.correlation_id == "c-9"
@@ -122,7 +115,7 @@ def test_a_prompt_started_before_the_post_is_answered_keeps_its_correlation_and_
     cap._on_prompt({"prompt": graph, "extra_data": {}})
     pid = state["prompt_id"]
     cap._started((0, pid, graph, {}, ["1"]))  # 0.3.64: no create_time in extra_data
-    running = _expand([rec.items[-1]])[0]
+    running = _expand([rec.events[-1]])[0]
     assert running.correlation_id == "c-early" and running.queue_wait_seconds is not None
     cap._after_post(state, 200, {"prompt_id": pid})
     assert cap._pending == {}

@@ -14,18 +14,7 @@ from tower_sentinel.telemetry import context as tctx
 from tower_sentinel.telemetry.events import OperationEvent, QualityEvent
 
 from ._quality_fixtures import anime, batch, photo
-
-
-class FakeRecorder:
-    def __init__(self) -> None:
-        self.events: list = []
-
-    def record(self, event) -> bool:
-        self.events.append(event)
-        return True
-
-    def of(self, cls: type) -> list:
-        return [e for e in self.events if isinstance(e, cls)]
+from ._recorders import FakeRecorder
 
 
 @pytest.fixture
