@@ -48,6 +48,7 @@ def start(server: Any, extension_version: str) -> Runtime:
     capture.attach(server)
     rt.add_check("hooks", lambda: _hooks_check(capture))
 
+    rt.recorder.add_poll(capture.poll_running)  # the writer records a prompt in progress as `running`
     rt.recorder.add_listener(lambda events: _broadcast_outcomes(server, events))
     rt.recorder.add_listener(_log_prompts)
     server_routes.register(server.routes, get_runtime)

@@ -19,14 +19,13 @@ import contextvars
 import json
 import logging
 import re
-import threading
 import time
 import traceback
 import uuid
 from typing import Any
 
 from ..reliability.errors import classify_execution_error, classify_rejection
-from .context import emit, set_current_prompt
+from .context import PromptContext, emit, set_prompt_provider
 from .derive import extract_inputs
 from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid, register_expander
 from .fingerprint import fingerprint
@@ -38,6 +37,9 @@ log = logging.getLogger("tower_sentinel.capture")
 _CID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _MAX_PENDING = 10_000
+# a prompt running longer than this hands over each node's timing as the node finishes (a short one's go with its
+# outcome): the writer can then record them before the prompt ends, and a crash keeps them
+STREAM_AFTER_S = 0.05
 CORRELATION_KEY = "correlation_id"
 
 
@@ -97,25 +99,6 @@ def _epoch_from_ms(ms: Any) -> float | None:
     return t if 0 < t < 32503680000 else None  # before year 3000: a sane create_time
 
 
-class _Run:
-    """The prompt the worker thread is executing. One instance, reused for every prompt (the worker runs one at a
-    time): the hooks allocate as little as they can, since every object that outlives a few milliseconds pushes
-    ComfyUI's process toward a full garbage collection (with torch loaded, a few hundred milliseconds)."""
-
-    __slots__ = ("prompt_id", "cid", "t0", "started_at", "wait", "client_id", "prompt", "item", "task_id")
-
-    def __init__(self) -> None:
-        self.prompt_id: str | None = None
-        self.cid: str | None = None
-        self.t0 = 0.0
-        self.started_at = 0.0
-        self.wait: float | None = None
-        self.client_id: str | None = None
-        self.prompt: Any = None
-        self.item: Any = None  # the queue item and task id our get() returned, for task_done
-        self.task_id: Any = None
-
-
 class Capture:
     """Attaches to one ComfyUI process. ``attach(server)`` returns the hook status dict."""
 
@@ -127,15 +110,19 @@ class Capture:
         self.lifecycle_api = False
         self.errors: dict[str, int] = {}
         self._logged: set[str] = set()
-        # queued prompts not yet started: prompt id -> (correlation id, queued at); plain strings and floats, so
-        # the tuple is not even tracked by the garbage collector
+        # queued prompts not yet started: prompt id -> (correlation id, submitted at); noted on the event loop,
+        # taken by the writer. Plain strings and floats: the tuple is not even tracked by the garbage collector.
+        # No lock: single dict operations are atomic under the GIL
         self._pending: dict[str, tuple[str, float]] = {}
-        self._pending_lock = threading.Lock()
         self._req: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tower_req", default=None)
-        # worker-thread state for the prompt being executed
-        self._run = _Run()
-        self._node_starts: dict[str, tuple[float, float, str | None]] = {}  # cleared per prompt, never replaced
-        self._node_done: set[str] = set()
+        # the prompt the worker thread is executing: (queue item, task id, started at, perf_counter at start), one
+        # tuple assigned at once so another thread never sees half of it; None between prompts
+        self._cur: tuple[Any, Any, float, float] | None = None
+        self._announced: tuple[Any, ...] | None = None  # the last ``_cur`` the writer recorded as ``running``
+        # its nodes' start and finish times, flat: node id, then perf_counter (> 0: started, < 0: finished at -t,
+        # None: finished and already handed over); one list, reused, copied into the outcome as a tuple
+        self._marks: list[Any] = []
+        self._eph_cls: dict[str, str | None] = {}  # classes of nodes made while the prompt ran (not in its graph)
         # what the hooks hand to the writer: flat tuples (code, *clock readings and references), expanded into
         # events on the writer thread (see events.register_expander)
         self._x_queued = register_expander(self._queued_events)
@@ -160,6 +147,7 @@ class Capture:
         import execution  # ComfyUI's module: only imported inside the running server
 
         self._server = server
+        self._pq = getattr(server, "prompt_queue", None)
         self._attach("middleware", lambda: server.app.middlewares.append(self._middleware()))
         self._attach("on_prompt", lambda: server.add_on_prompt_handler(self._on_prompt))
         pq = getattr(execution, "PromptQueue", None)
@@ -168,6 +156,7 @@ class Capture:
         self._attach("queue_delete", lambda: (self._wrap(pq, "delete_queue_item", self._wrap_delete),
                                               self._wrap(pq, "wipe_queue", self._wrap_delete)))
         self._attach("node_timing", self._attach_progress)
+        set_prompt_provider(self.current_context)
         try:  # the official lifecycle API (ComfyUI PR #15342) is not in 0.3.64/0.3.75; report whether it is here
             from comfy_api.latest import ExecutionLifecycle  # noqa: F401
 
@@ -198,26 +187,7 @@ class Capture:
         from comfy_execution import progress
 
         capture = self
-
-        class TowerProgressHandler(progress.ProgressHandler):
-            def __init__(self) -> None:
-                super().__init__("tower_sentinel")
-                self.registry = None
-
-            def set_registry(self, registry: Any) -> None:
-                self.registry = registry
-
-            def start_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
-                try:
-                    capture._node_start(node_id, prompt_id, self.registry)
-                except Exception as exc:  # noqa: BLE001
-                    capture._fail("node_start", exc)
-
-            def finish_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
-                try:
-                    capture._node_finish(node_id, prompt_id, self.registry)
-                except Exception as exc:  # noqa: BLE001
-                    capture._fail("node_finish", exc)
+        handler_cls = _progress_handler_class(self, progress.ProgressHandler)
 
         reg_cls = progress.ProgressRegistry
         orig_init = reg_cls.__init__
@@ -230,7 +200,7 @@ class Capture:
             orig_init(self, *a, **kw)
             try:
                 if not shared:
-                    shared.append(TowerProgressHandler())
+                    shared.append(handler_cls())
                 h = shared[0]
                 h.set_registry(self)
                 self.register_handler(h)
@@ -245,18 +215,20 @@ class Capture:
         from aiohttp import web
 
         capture = self
+        paths = frozenset(("/prompt", "/api/prompt"))
+        clock = time.time
 
         @web.middleware
         async def tower_prompt_middleware(request: Any, handler: Any) -> Any:
-            if request.method != "POST" or request.path not in ("/prompt", "/api/prompt"):
+            if request.method != "POST" or request.path not in paths:
                 return await handler(request)
-            state: dict[str, Any] = {"cid": correlation_from_headers(request.headers), "t0": time.time()}
+            state: dict[str, Any] = {"cid": correlation_from_headers(request.headers), "t0": clock()}
             token = capture._req.set(state)
             try:
                 try:
                     resp = await handler(request)
                 except ValueError as exc:  # aiohttp's request.json() on a non-JSON body
-                    cid = state.get("cid") or mint_correlation_id()
+                    cid = state["cid"] or mint_correlation_id()
                     body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
                                       "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
                     resp = web.json_response(body, status=400)
@@ -266,22 +238,30 @@ class Capture:
                     resp.headers["X-Correlation-ID"] = cid
                     resp.headers["X-Tower-Prompt-ID"] = state["prompt_id"]
                     return resp
-                cid = state.get("cid") or mint_correlation_id()
-                state["cid"] = cid
+                cid = state["cid"]
                 try:
-                    body = None
-                    raw = getattr(resp, "body", None)
                     pid = state.get("prompt_id")
-                    if resp.status == 200 and pid and isinstance(raw, bytes) and f'"{pid}"'.encode() in raw:
-                        body = {"prompt_id": pid}  # the id we assigned came back: no need to parse the answer
-                    elif isinstance(raw, (bytes, str)):
-                        body = json.loads(raw)
-                    capture._after_post(state, resp.status, body)
+                    raw = getattr(resp, "body", None)
+                    if (resp.status == 200 and pid is not None and type(raw) is bytes and state["pid_b"] in raw
+                            and capture._pq is not None):
+                        # accepted with the id we assigned (no need to parse the answer); the queue position from
+                        # two len() reads, atomic under the GIL, without the queue's lock (the worker holds it
+                        # while it files a finished prompt): off by one at worst
+                        pq = capture._pq
+                        emit((capture._x_queued, pid, cid, state["t0"], clock(),
+                              len(pq.queue) + len(pq.currently_running), state["graph"], state["client_id"]))
+                    else:
+                        if cid is None:  # on_prompt did not run (ComfyUI answered before it)
+                            cid = state["cid"] = mint_correlation_id()
+                        body = json.loads(raw) if isinstance(raw, (bytes, str)) else None
+                        capture._after_post(state, resp.status, body)
+                        if state.get("prompt_id") and resp.status != 200:
+                            resp.headers["X-Tower-Prompt-ID"] = str(state["prompt_id"])[:128]
                 except Exception as exc:  # noqa: BLE001
                     capture._fail("middleware", exc)
+                if cid is None:
+                    cid = state["cid"] = mint_correlation_id()
                 resp.headers["X-Correlation-ID"] = cid
-                if state.get("prompt_id"):
-                    resp.headers["X-Tower-Prompt-ID"] = str(state["prompt_id"])[:128]
                 return resp
             finally:
                 capture._req.reset(token)
@@ -290,37 +270,44 @@ class Capture:
 
     def _on_prompt(self, json_data: Any) -> Any:
         try:
+            if not isinstance(json_data, dict):
+                return json_data
             state = self._req.get()
             if state is None:  # a POST that did not come through our middleware (another path or a test)
                 state = {"cid": None, "t0": time.time()}
                 self._req.set(state)
-            if not isinstance(json_data, dict):
-                return json_data
             extra = json_data.get("extra_data")
-            cid = state.get("cid")
-            if not cid and isinstance(extra, dict):
-                cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
-            cid = cid or mint_correlation_id()
-            state["cid"] = cid
+            pid = json_data.get("prompt_id")
+            if pid is None:
+                pid = json_data["prompt_id"] = new_uuid()
+                own = True
+            else:
+                pid, own = str(pid), False
+            cid = state["cid"]
+            if cid is None:
+                if isinstance(extra, dict):
+                    cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
+                if cid is None:  # none sent: the prompt id we assigned is unique per request, so it serves
+                    cid = pid if own else (sanitize_correlation_id(pid) or mint_correlation_id())
+                state["cid"] = cid
             if isinstance(extra, dict):
                 extra[CORRELATION_KEY] = cid
             elif "extra_data" not in json_data:
                 json_data["extra_data"] = {CORRELATION_KEY: cid}
-            pid = json_data.get("prompt_id")
-            if pid is None:
-                pid = new_uuid()
-                json_data["prompt_id"] = pid
-            pid = str(pid)
             state["prompt_id"] = pid
+            state["pid_b"] = f'"{pid}"'.encode()
             client_id = json_data.get("client_id")
             state["graph"] = json_data.get("prompt")
-            state["client_id"] = client_id if isinstance(client_id, str) else None
-            # for the worker's hooks, before ComfyUI queues the prompt (the worker may start it before our answer
-            # to the POST is built); removed again if the prompt is rejected
-            with self._pending_lock:
-                self._pending[pid] = (cid, time.time())
-                if len(self._pending) > _MAX_PENDING:  # prompts removed by routes we do not see
-                    del self._pending[next(iter(self._pending))]
+            state["client_id"] = client_id if type(client_id) is str else None
+            # for the writer, before ComfyUI queues the prompt (the worker may start it before our answer to the
+            # POST is built); removed again if the prompt is rejected
+            pending = self._pending
+            pending[pid] = (cid, state["t0"])
+            if len(pending) > _MAX_PENDING:  # prompts removed by routes we do not see
+                try:
+                    del pending[next(iter(pending))]
+                except (KeyError, RuntimeError, StopIteration):  # taken meanwhile by the writer
+                    pass
         except Exception as exc:  # noqa: BLE001
             self._fail("on_prompt", exc)
         return json_data
@@ -347,8 +334,7 @@ class Capture:
             emit((self._x_queued, pid, cid, started, now, position, graph, client_id))
             return
         if pid is not None:
-            with self._pending_lock:
-                self._pending.pop(pid, None)  # rejected (or ComfyUI failed): it will never start
+            self._pending.pop(pid, None)  # rejected (or ComfyUI failed): it will never start
         if status >= 500:
             return  # ComfyUI's own failure, not a rejection of the prompt
         pid = pid or str(uuid.uuid4())
@@ -395,136 +381,166 @@ class Capture:
         ]
 
     # --- worker thread ----------------------------------------------------------------------------------------
+    # While a prompt runs, the hooks only note references and clock readings: which prompt (one tuple), when each
+    # node started and finished (one reused list). The writer thread builds every event from that: ``running``
+    # when it finds a prompt in progress (``poll_running``), the outcome with its node timings when the prompt is
+    # filed. Only a prompt that runs longer than STREAM_AFTER_S hands over each node's timing as the node finishes
+    # (so a crash keeps the timings of the nodes before it).
     def _wrap_get(self, orig: Any) -> Any:
         capture = self
+        clock, perf = time.time, time.perf_counter
 
         def get(self_q: Any, *args: Any, **kwargs: Any) -> Any:
             result = orig(self_q, *args, **kwargs)
             if result is not None:
                 try:
-                    capture._started(result[0])
-                    capture._run.item, capture._run.task_id = result[0], result[1]
+                    capture._cur = (result[0], result[1], clock(), perf())
+                    if capture._marks:  # left over from a prompt whose task_done we did not see
+                        capture._marks.clear()
                 except Exception as exc:  # noqa: BLE001
                     capture._fail("queue_get", exc)
             return result
 
         return get
 
-    def _started(self, item: Any) -> None:
+    def _prompt_facts(self, item: Any, take: bool) -> tuple[str, str | None, float | None, str | None]:
+        """(writer thread) (prompt id, correlation id, submitted at, client id) of a queue item: from what
+        on_prompt noted (taken when ``take``), else from its extra_data (a prompt submitted another way)."""
         pid = str(item[1])
         extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
-        with self._pending_lock:
-            pending = self._pending.pop(pid, None)
+        pending = self._pending.pop(pid, None) if take else self._pending.get(pid)
         if pending is not None:
             cid, queued_at = pending
         else:
             cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
             queued_at = _epoch_from_ms(extra.get("create_time"))
-        now = time.time()
-        wait = max(0.0, now - queued_at) if queued_at else None
         client_id = extra.get("client_id")
-        client_id = client_id if isinstance(client_id, str) else None
-        run = self._run
-        run.prompt_id, run.cid, run.t0, run.started_at, run.wait = pid, cid, time.perf_counter(), now, wait
-        run.client_id, run.prompt = client_id, (item[2] if len(item) > 2 else None)
-        self._node_starts.clear()
-        self._node_done.clear()
-        set_current_prompt((pid, cid, self.instance_id, client_id))
-        emit((self._x_running, pid, cid, now, wait, client_id))
+        return pid, cid, queued_at, client_id if isinstance(client_id, str) else None
 
-    def _running_event(self, pid: str, cid: str | None, now: float, wait: float | None, client_id: Any) -> list[Any]:
+    def current_context(self) -> PromptContext | None:
+        """The prompt the worker is executing (for nodes and outbound calls), built only when asked."""
+        cur = self._cur
+        if cur is None:
+            return None
+        pid, cid, _, client_id = self._prompt_facts(cur[0], take=False)
+        return PromptContext(pid, cid, self.instance_id, client_id)
+
+    def poll_running(self) -> tuple[Any, ...]:
+        """(writer thread, before each batch and when it wakes) The prompt in progress, once: its ``running``."""
+        cur = self._cur
+        if cur is None or cur is self._announced:
+            return ()
+        self._announced = cur
+        return ((self._x_running, cur),)
+
+    def _running_event(self, cur: tuple[Any, Any, float, float]) -> list[Any]:
         """(writer thread) The prompt's ``running`` update (dropped by the store when its outcome is in the batch)."""
-        return [PromptEvent(new_id(), prompt_id=pid, status="running", at=now, correlation_id=cid,
-                            instance_id=self.instance_id, started_at=now, queue_wait_seconds=wait,
+        pid, cid, queued_at, client_id = self._prompt_facts(cur[0], take=False)
+        started = cur[2]
+        wait = max(0.0, started - queued_at) if queued_at else None
+        return [PromptEvent(new_id(), prompt_id=pid, status="running", at=started, correlation_id=cid,
+                            instance_id=self.instance_id, started_at=started, queue_wait_seconds=wait,
                             client_id=client_id)]
 
     def _node_class(self, node_id: str, registry: Any) -> str | None:
         try:
             return registry.dynprompt.get_node(node_id)["class_type"]
         except Exception:  # noqa: BLE001
-            prompt = self._run.prompt
+            cur = self._cur
+            prompt = cur[0][2] if cur is not None else None
             if isinstance(prompt, dict) and isinstance(prompt.get(node_id), dict):
                 return prompt[node_id].get("class_type")
             return None
 
-    def _node_start(self, node_id: str, prompt_id: str, registry: Any) -> None:
-        if node_id in self._node_starts:  # lazy nodes start twice: keep the first
-            return
-        self._node_starts[node_id] = (time.perf_counter(), time.time(), self._node_class(node_id, registry))
-
-    def _node_finish(self, node_id: str, prompt_id: str, registry: Any) -> None:
-        start = self._node_starts.get(node_id)
-        if start is None or node_id in self._node_done:
+    def _stream_node(self, node_id: str, t: float, cur: tuple[Any, Any, float, float], registry: Any) -> None:
+        """(worker thread, long prompts only) Hand over a finished node's timing now."""
+        m = self._marks
+        t0 = None
+        for i in range(0, len(m) - 1, 2):
+            if m[i] == node_id:
+                v = m[i + 1]
+                if v is None or v < 0:
+                    return  # finished before: keep the first
+                if t0 is None:
+                    t0 = v  # lazy nodes start twice: keep the first
+        if t0 is None:
             return  # a staged cached output node: counted from execution_cached at the end
-        self._node_done.add(node_id)
-        run = self._run
-        t0, started_at, cls = start
-        emit((self._x_node, t0, started_at, cls, time.perf_counter(), time.time(), run.cid,
-              prompt_id or run.prompt_id, node_id))
+        m.append(node_id)
+        m.append(None)
+        emit((self._x_node, cur, node_id, t0, t, self._node_class(node_id, registry)))
 
-    def _node_event(self, t0: float, started_at: float, cls: str | None, perf_end: float, end: float,
-                    cid: str | None, prompt_id: str | None, node_id: Any) -> list[Any]:
-        """(writer thread) One executed node's timing."""
-        return [OperationEvent(new_id(), operation_type="node_execution", start_time=started_at,
-                               duration_seconds=perf_end - t0, end_time=end, success=True, correlation_id=cid,
-                               prompt_id=prompt_id, instance_id=self.instance_id, node_id=str(node_id),
-                               node_class=cls, status="success", cached=False,
-                               comfyui_version=self.comfyui_version)]
+    def _node_event(self, cur: tuple[Any, Any, float, float], node_id: str, t0: float, t1: float,
+                    cls: str | None) -> list[Any]:
+        """(writer thread) One executed node's timing, handed over as it finished (a long prompt)."""
+        pid, cid, _, _ = self._prompt_facts(cur[0], take=False)
+        return [self._node_op(pid, cid, cur, node_id, t0, t1, cls)]
+
+    def _node_op(self, pid: str, cid: str | None, cur: tuple[Any, Any, float, float], node_id: str, t0: float,
+                 t1: float, cls: str | None) -> OperationEvent:
+        wall0 = cur[2] + (t0 - cur[3])  # the node's start on the wall clock, from the prompt's start
+        return OperationEvent(new_id(), operation_type="node_execution", start_time=wall0,
+                              duration_seconds=t1 - t0, end_time=wall0 + (t1 - t0), success=True,
+                              correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, node_id=str(node_id),
+                              node_class=cls, status="success", cached=False, comfyui_version=self.comfyui_version)
 
     def _wrap_task_done(self, orig: Any) -> Any:
         capture = self
+        clock, perf = time.time, time.perf_counter
 
         def task_done(self_q: Any, item_id: Any, history_result: Any, *args: Any, **kwargs: Any) -> Any:
+            cur = capture._cur
             item = None
             try:
-                run = capture._run
-                if run.task_id == item_id and run.item is not None:
-                    item = run.item  # what our get() saw: no need to take the queue's lock (the event loop
-                    # holds it while it queues a prompt, and a second taker per prompt doubles the waits)
+                if cur is not None and cur[1] == item_id:
+                    item = cur[0]  # what our get() saw: no need to take the queue's lock (the event loop holds
+                    # it while it queues a prompt, and a second taker per prompt doubles the waits)
                 else:
+                    cur = None
                     with self_q.mutex:
                         item = self_q.currently_running.get(item_id)
-                run.item = run.task_id = None
             except Exception as exc:  # noqa: BLE001
                 capture._fail("task_done_read", exc)
             result = orig(self_q, item_id, history_result, *args, **kwargs)
             try:
-                status = kwargs.get("status", args[0] if args else None)
-                capture._finished(item, status, history_result)
+                capture._cur = None
+                if item is not None:
+                    m = capture._marks
+                    eph = capture._eph_cls
+                    emit((capture._x_outcome, item, cur, kwargs.get("status", args[0] if args else None),
+                          history_result, clock(), perf(), tuple(m), eph or None))
+                    m.clear()
+                    if eph:
+                        capture._eph_cls = {}
             except Exception as exc:  # noqa: BLE001
                 capture._fail("task_done", exc)
-            finally:
-                set_current_prompt(None)
             return result
 
         return task_done
 
-    def _finished(self, item: Any, status: Any, history_result: Any) -> None:
-        """(worker thread) Capture what the outcome needs, by reference and clock reading; the writer builds it."""
-        run = self._run
-        pid = str(item[1]) if item is not None else run.prompt_id
-        if pid is None:
-            return
-        same = run.prompt_id == pid
-        run.prompt_id = None
-        exec_s = time.perf_counter() - run.t0 if same else None
-        # nodes that started but did not finish (the failing one): their timing for the outcome
-        starts = self._node_starts
-        unfinished = None
-        if len(starts) != len(self._node_done):
-            unfinished = tuple((nid, *start) for nid, start in starts.items() if nid not in self._node_done) or None
-        prompt = item[2] if item is not None and len(item) > 2 else (run.prompt if same else None)
-        run.prompt = None
-        cid, started_at, wait, client_id = (run.cid, run.started_at, run.wait, run.client_id) if same else (None,) * 4
-        emit((self._x_outcome, pid, status, history_result, prompt, cid, started_at, wait, client_id, time.time(),
-              exec_s, unfinished, time.perf_counter()))
+    @staticmethod
+    def _pair_marks(marks: tuple[Any, ...]) -> tuple[dict[str, float], dict[str, float | None]]:
+        """(writer thread) Each node's first start, and its first finish after it (None: already handed over)."""
+        starts: dict[str, float] = {}
+        ends: dict[str, float | None] = {}
+        for i in range(0, len(marks) - 1, 2):
+            nid, v = marks[i], marks[i + 1]
+            if v is not None and v > 0:
+                starts.setdefault(nid, v)
+            elif nid in starts and nid not in ends:  # a finish without a start: a staged cached output node
+                ends[nid] = None if v is None else -v
+        return starts, ends
 
-    def _outcome_events(self, pid: str, status: Any, history_result: Any, prompt: Any, cid: str | None,
-                        run_started_at: float | None, wait: float | None, client_id: str | None, now: float,
-                        exec_s: float | None, unfinished: tuple[tuple[str, float, float, str | None], ...] | None,
-                        perf_now: float) -> list[Any]:
-        """(writer thread) The prompt's outcome from ComfyUI's status messages: cached nodes, the failing node's
-        time, the error (classified and fingerprinted), the prompt record and its comfyui_execution operation."""
+    def _outcome_events(self, item: Any, cur: tuple[Any, Any, float, float] | None, status: Any,
+                        history_result: Any, now: float, perf_now: float, marks: tuple[Any, ...],
+                        eph: dict[str, str | None] | None) -> list[Any]:
+        """(writer thread) The prompt's outcome from ComfyUI's status messages: its nodes' timings (cached ones
+        marked), the failing node's time, the error (classified and fingerprinted), the prompt record and its
+        comfyui_execution operation."""
+        pid, cid, queued_at, client_id = self._prompt_facts(item, take=True)
+        prompt = item[2] if len(item) > 2 else None
+        run_started_at = cur[2] if cur is not None else None
+        wait = max(0.0, run_started_at - queued_at) if run_started_at and queued_at else None
+        exec_s = perf_now - cur[3] if cur is not None else None
         out: list[Any] = []
         emit = out.append
         messages = getattr(status, "messages", None) or []
@@ -549,6 +565,10 @@ class Capture:
                                 duration_seconds=0.0, success=True, correlation_id=cid, prompt_id=pid,
                                 instance_id=self.instance_id, node_id=str(nid), node_class=cls, status="cached",
                                 cached=True, comfyui_version=self.comfyui_version))
+        node_starts, node_ends = self._pair_marks(marks) if marks and cur is not None else ({}, {})
+        for nid, t1 in node_ends.items():
+            if t1 is not None:
+                emit(self._node_op(pid, cid, cur, nid, node_starts[nid], t1, self._class_of(nid, prompt, eph)))
         outputs = None
         if isinstance(history_result, dict) and isinstance(history_result.get("outputs"), dict):
             outputs = _summarize_outputs(history_result["outputs"])
@@ -582,11 +602,11 @@ class Capture:
                             correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, exception_type=et,
                             node_id=failing_id, node_class=failing_cls, fingerprint=fp, template=template,
                             comfyui_version=self.comfyui_version, extension_version=self.extension_version))
-            start = next((u for u in unfinished or () if u[0] == failing_id), None) if failing_id else None
-            if start is not None:
-                _, t0, n_started, ncls = start
-                emit(OperationEvent(new_id(), operation_type="node_execution", start_time=n_started, end_time=now,
-                                    duration_seconds=perf_now - t0, success=False, correlation_id=cid,
+            t0 = node_starts.get(failing_id) if failing_id and failing_id not in node_ends else None
+            if t0 is not None:  # the failing node started and did not finish: its time until the outcome
+                ncls = self._class_of(failing_id, prompt, eph)
+                emit(OperationEvent(new_id(), operation_type="node_execution", start_time=cur[2] + (t0 - cur[3]),
+                                    end_time=now, duration_seconds=perf_now - t0, success=False, correlation_id=cid,
                                     prompt_id=pid, instance_id=self.instance_id, node_id=failing_id,
                                     node_class=ncls or failing_cls, status=outcome, category=category,
                                     cached=False, comfyui_version=self.comfyui_version,
@@ -604,6 +624,13 @@ class Capture:
                             context={"queue_wait_seconds": wait, "cached_nodes": len(cached or [])}))
         return out
 
+    @staticmethod
+    def _class_of(node_id: str, prompt: Any, eph: dict[str, str | None] | None) -> str | None:
+        node = prompt.get(node_id) if isinstance(prompt, dict) else None
+        if isinstance(node, dict):
+            return node.get("class_type")
+        return eph.get(node_id) if eph else None
+
     def _wrap_delete(self, orig: Any) -> Any:
         capture = self
 
@@ -620,8 +647,7 @@ class Capture:
                     after = {str(it[1]) for it in self_q.queue}
                 now = time.time()
                 for pid in before - after:
-                    with capture._pending_lock:
-                        pending = capture._pending.pop(pid, None)
+                    pending = capture._pending.pop(pid, None)
                     emit(PromptEvent(new_id(), prompt_id=pid, status="cancelled", at=now, finished_at=now,
                                      correlation_id=pending[0] if pending else None,
                                      instance_id=capture.instance_id))
@@ -630,6 +656,47 @@ class Capture:
             return result
 
         return wrapper
+
+
+def _progress_handler_class(capture: Capture, base: type) -> type:
+    """The progress handler registered into every ``ProgressRegistry`` (``base``: ComfyUI's ProgressHandler)."""
+    perf = time.perf_counter
+
+    class TowerProgressHandler(base):
+        """Notes each node's start and finish on the worker thread: a node id and a clock reading appended to
+        one reused list (see ``Capture._marks``), nothing more while the prompt is short."""
+
+        def __init__(self) -> None:
+            super().__init__("tower_sentinel")
+            self.registry = None
+
+        def set_registry(self, registry: Any) -> None:
+            self.registry = registry
+
+        def start_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
+            try:
+                m = capture._marks
+                m.append(node_id)
+                m.append(perf())
+                if "." in node_id:  # a node made while the prompt ran (graph expansion): not in its graph
+                    capture._eph_cls[node_id] = capture._node_class(node_id, self.registry)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_start", exc)
+
+        def finish_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
+            try:
+                t = perf()
+                cur = capture._cur
+                if cur is not None and t - cur[3] > STREAM_AFTER_S:
+                    capture._stream_node(node_id, t, cur, self.registry)
+                else:
+                    m = capture._marks
+                    m.append(node_id)
+                    m.append(-t)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_finish", exc)
+
+    return TowerProgressHandler
 
 
 def _inputs_of(prompt: Any) -> dict[str, Any] | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .events import Event
 
-__all__ = ["PromptContext", "emit", "current_prompt", "set_recorder", "set_current_prompt", "get_recorder"]
+__all__ = ["PromptContext", "emit", "current_prompt", "set_recorder", "set_current_prompt", "set_prompt_provider",
+           "get_recorder"]
 
 
 class _Recorder(Protocol):
@@ -30,6 +32,8 @@ _lock = threading.Lock()
 # the end. A plain global (not a contextvar) because the worker calls asyncio.run per prompt, so contextvars set
 # in our queue hook would not reach node code.
 _current: PromptContext | tuple[Any, ...] | None = None
+# or, when nothing was set, a function that builds it on demand (the capture hooks only note references)
+_provider: Callable[[], PromptContext | None] | None = None
 
 
 def set_recorder(recorder: _Recorder | None) -> None:
@@ -60,8 +64,19 @@ def set_current_prompt(ctx: PromptContext | tuple[Any, ...] | None) -> None:
     _current = ctx
 
 
+def set_prompt_provider(fn: Callable[[], PromptContext | None] | None) -> None:
+    """Where ``current_prompt()`` asks when no prompt was set: the capture layer's ``current_context``."""
+    global _provider
+    _provider = fn
+
+
 def current_prompt() -> PromptContext | None:
     cur = _current
     if type(cur) is tuple:
         return PromptContext(*cur)
+    if cur is None and _provider is not None:
+        try:
+            return _provider()
+        except Exception:  # noqa: BLE001 - a node asking never fails because of us
+            return None
     return cur

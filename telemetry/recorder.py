@@ -58,6 +58,7 @@ class Recorder:
         self._batch_size = batch_size
         self._linger = linger_s
         self._listeners = list(on_committed)
+        self._polls: list[Callable[[], Sequence[Any]]] = []
         self._clock = clock
         self._polite = polite
         self._max_delay = max(max_delay_s, linger_s)
@@ -100,6 +101,21 @@ class Recorder:
     # --- lifecycle --------------------------------------------------------------------------------------------
     def add_listener(self, fn: Callable[[Sequence[Event]], None]) -> None:
         self._listeners.append(fn)
+
+    def add_poll(self, fn: Callable[[], Sequence[Any]]) -> None:
+        """``fn()`` is called by the writer before each batch and whenever it wakes; what it returns (events or
+        deferred work) is recorded. For state the hooks only note, such as the prompt in progress."""
+        self._polls.append(fn)
+
+    def _poll(self) -> None:
+        for fn in self._polls:
+            try:
+                for item in fn():
+                    self.record(item)
+            except Exception as exc:  # noqa: BLE001 - a poll bug never stops recording
+                self.expand_errors += 1
+                if self.expand_errors == 1:
+                    log.error("tower.recorder.poll_failed", extra={"error": repr(exc)})
 
     def start(self) -> None:
         if self._thread is not None:
@@ -145,6 +161,8 @@ class Recorder:
         drain = 0  # items left of what the last wait found: written chunk after chunk, without waiting again
         quiet = False
         while True:
+            if self._polls:
+                self._poll()
             if not pending and not q:
                 if self._stop.is_set():
                     return

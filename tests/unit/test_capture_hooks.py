@@ -1,17 +1,17 @@
 """The worker-thread hooks without a server: what they hand the writer, and what the writer builds from it.
 
-Inside ComfyUI these run on the prompt worker for every prompt, so they must allocate as little as they can: each
-object that outlives a few milliseconds pushes the process (hundreds of thousands of objects with torch loaded)
-toward a full garbage collection. The end-to-end behaviour is covered in tests/comfy/test_capture.py."""
+Inside ComfyUI these run on the prompt worker for every prompt, so they only note references and clock readings:
+the writer thread builds every event from them. The end-to-end behaviour is covered in tests/comfy/test_capture.py."""
 
 from __future__ import annotations
 
-import gc
+import threading
 from types import SimpleNamespace
 
 import pytest
+from tower_sentinel.telemetry import capture as capture_mod
 from tower_sentinel.telemetry import context
-from tower_sentinel.telemetry.capture import Capture
+from tower_sentinel.telemetry.capture import Capture, _progress_handler_class
 from tower_sentinel.telemetry.events import EXPANDERS, ErrorEvent, OperationEvent, PromptEvent
 
 from ._recorders import FakeRecorder
@@ -22,6 +22,56 @@ class _Registry:
         self.dynprompt = SimpleNamespace(get_node=lambda nid: graph[nid])
 
 
+class _Queue:
+    """The part of ComfyUI's PromptQueue the hooks wrap: get() hands out (item, task id), task_done files it."""
+
+    def __init__(self) -> None:
+        self.queue: list = []
+        self.currently_running: dict = {}
+        self.mutex = threading.RLock()
+        self.n = 0
+
+    def get(self, timeout=None):
+        item = self.queue.pop(0)
+        self.n += 1
+        self.currently_running[self.n] = item
+        return item, self.n
+
+    def task_done(self, item_id, history_result, status=None, process_item=None):
+        self.currently_running.pop(item_id)
+
+
+class _Hooks:
+    """A Capture with its worker hooks wrapped around a _Queue, and its progress handler, as ComfyUI calls them."""
+
+    def __init__(self, version: str = "0.3.75") -> None:
+        self.cap = Capture(instance_id="i-1", comfyui_version=version, extension_version="t")
+        self.q = _Queue()
+        self.get = self.cap._wrap_get(_Queue.get)
+        self.done = self.cap._wrap_task_done(_Queue.task_done)
+        self.handler = _progress_handler_class(self.cap, _Base)()
+
+    def start(self, item):
+        self.q.queue.append(item)
+        _, task_id = self.get(self.q)
+        return task_id
+
+    def node(self, nid, graph, finish=True):
+        self.handler.set_registry(_Registry(graph))
+        self.handler.start_handler(nid, {}, None)
+        if finish:
+            self.handler.finish_handler(nid, {}, None)
+
+    def finish(self, task_id, status, history=None):
+        self.done(self.q, task_id, history if history is not None else {"outputs": {}}, status=status)
+
+
+class _Base:
+    def __init__(self, name) -> None:
+        self.name = name
+        self.enabled = True
+
+
 @pytest.fixture()
 def rec():
     r = FakeRecorder()
@@ -29,6 +79,7 @@ def rec():
     yield r
     context.set_recorder(None)
     context.set_current_prompt(None)
+    context.set_prompt_provider(None)
 
 
 def _expand(items):
@@ -44,80 +95,106 @@ def _status(outcome: str, **error):
     return SimpleNamespace(status_str=outcome, messages=msgs)
 
 
-def test_hooks_hand_over_flat_tuples_and_reuse_their_state(rec):
-    """A successful prompt: `running`, one node timing and the outcome reach the writer as (code, *args) tuples;
-    those with only clock readings and ids are untracked by the garbage collector; the per-prompt state objects
-    are the same ones for the next prompt; the writer builds the usual events from them."""
-    cap = Capture(instance_id="i-1", comfyui_version="0.3.75", extension_version="t")
+def test_a_short_prompt_hands_over_one_tuple_and_the_writer_builds_its_events(rec):
+    """A successful prompt: while it runs the hooks only note references and clock readings (one reused list for
+    its nodes); its outcome reaches the writer as one (code, *args) tuple, from which the writer builds the
+    prompt record, the node's timing (class from the graph) and the comfyui_execution operation. While it runs,
+    the writer's poll finds it once (``running``) and nodes asking for the current prompt get its ids."""
+    h = _Hooks()
+    context.set_prompt_provider(h.cap.current_context)
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 3}}}
-    run, starts, done = cap._run, cap._node_starts, cap._node_done
+    marks = h.cap._marks
     for pid in ("p-1", "p-2"):
         rec.events.clear()
-        item = (0, pid, graph, {"correlation_id": f"c-{pid}", "client_id": "cl-1"}, ["1"])
-        cap._started(item)
+        tid = h.start((0, pid, graph, {"correlation_id": f"c-{pid}", "client_id": "cl-1"}, ["1"]))
         ctx = context.current_prompt()
         assert (ctx.prompt_id, ctx.correlation_id, ctx.instance_id, ctx.client_id) == (pid, f"c-{pid}", "i-1", "cl-1")
-        reg = _Registry(graph)
-        cap._node_start("1", pid, reg)
-        cap._node_finish("1", pid, reg)
-        cap._finished(item, _status("success"), {"outputs": {}})
-        assert cap._run is run and cap._node_starts is starts and cap._node_done is done
-        assert len(rec.events) == 3 and all(type(it) is tuple for it in rec.events)
-        gc.collect()
-        running, node, _outcome = rec.events
-        assert not gc.is_tracked(running) and not gc.is_tracked(node)
+        polled = h.cap.poll_running()
+        assert len(polled) == 1 and h.cap.poll_running() == ()  # announced once
+        running = _expand(polled)[0]
+        assert (running.status, running.prompt_id, running.correlation_id) == ("running", pid, f"c-{pid}")
+        h.node("1", graph)
+        assert rec.events == []  # nothing handed over while a short prompt runs
+        h.finish(tid, _status("success"))
+        assert context.current_prompt() is None and h.cap.poll_running() == ()
+        assert h.cap._marks is marks and marks == []  # reused, emptied
+        assert len(rec.events) == 1 and type(rec.events[0]) is tuple
         evs = _expand(rec.events)
         prompts = [e for e in evs if isinstance(e, PromptEvent)]
         ops = {e.operation_type: e for e in evs if isinstance(e, OperationEvent)}
-        assert [p.status for p in prompts] == ["running", "success"]
-        assert all(p.correlation_id == f"c-{pid}" and p.client_id == "cl-1" for p in prompts)
-        assert prompts[1].execution_seconds == pytest.approx(0.5)
-        assert ops["node_execution"].node_class == "TowerTestSucceed" and ops["node_execution"].duration_seconds >= 0
+        assert [p.status for p in prompts] == ["success"]
+        assert prompts[0].correlation_id == f"c-{pid}" and prompts[0].client_id == "cl-1"
+        assert prompts[0].execution_seconds == pytest.approx(0.5) and prompts[0].started_at is not None
+        node = ops["node_execution"]
+        assert node.node_class == "TowerTestSucceed" and node.node_id == "1" and node.duration_seconds >= 0
+        assert node.correlation_id == f"c-{pid}"
         assert ops["comfyui_execution"].success is True and ops["comfyui_execution"].prompt_id == pid
+
+
+def test_a_long_prompt_hands_over_each_node_as_it_finishes(rec, monkeypatch):
+    """Past STREAM_AFTER_S a finished node's timing goes to the writer at once (a crash then keeps it), and the
+    outcome does not repeat it; a lazy node's second start and a second finish are ignored."""
+    monkeypatch.setattr(capture_mod, "STREAM_AFTER_S", -1.0)
+    h = _Hooks()
+    graph = {"1": {"class_type": "A", "inputs": {}}, "2": {"class_type": "B", "inputs": {}}}
+    tid = h.start((0, "p-long", graph, {"correlation_id": "c-long"}, ["2"]))
+    h.node("1", graph)
+    assert len(rec.events) == 1
+    node = _expand(rec.events)[0]
+    assert (node.operation_type, node.node_id, node.node_class, node.prompt_id, node.correlation_id) == (
+        "node_execution", "1", "A", "p-long", "c-long")
+    h.node("1", graph)  # started again (lazy) and finished again: not a second timing
+    h.node("2", graph)
+    assert len(rec.events) == 2
+    h.finish(tid, _status("success"))
+    nodes = [e.node_id for e in _expand(rec.events) if getattr(e, "operation_type", None) == "node_execution"]
+    assert sorted(nodes) == ["1", "2"]
 
 
 def test_failing_node_gets_its_timing_and_the_error_its_inputs(rec):
     """A node that started and raised: the outcome carries its timing (success false) and the error row the
     prompt's scalar inputs, both taken from what the hooks handed over."""
-    cap = Capture(instance_id="i-1", comfyui_version="0.3.75", extension_version="t")
+    h = _Hooks()
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 3}},
              "2": {"class_type": "TowerTestFail", "inputs": {"message": "boom", "x": ["1", 0]}}}
-    item = (0, "p-9", graph, {"correlation_id": "c-9"}, ["2"])
-    cap._started(item)
-    reg = _Registry(graph)
-    cap._node_start("1", "p-9", reg)
-    cap._node_finish("1", "p-9", reg)
-    cap._node_start("2", "p-9", reg)
-    cap._finished(item, _status("error", node_id="2", node_type="TowerTestFail", exception_type="RuntimeError",
-                                exception_message="boom"), {"outputs": {}})
+    tid = h.start((0, "p-9", graph, {"correlation_id": "c-9"}, ["2"]))
+    h.node("1", graph)
+    h.node("2", graph, finish=False)
+    h.finish(tid, _status("error", node_id="2", node_type="TowerTestFail", exception_type="RuntimeError",
+                          exception_message="boom"))
     evs = _expand(rec.events)
     err = next(e for e in evs if isinstance(e, ErrorEvent))
-    failed = [e for e in evs if isinstance(e, OperationEvent) and e.operation_type == "node_execution" and not e.success]
+    nodes = {e.node_id: e for e in evs if isinstance(e, OperationEvent) and e.operation_type == "node_execution"}
     assert err.node_id == "2" and err.exception_type == "RuntimeError" and err.correlation_id == "c-9"
     assert err.context["inputs"] is not None
-    assert len(failed) == 1 and failed[0].node_id == "2" and failed[0].node_class == "TowerTestFail"
-    assert failed[0].error_details["error_id"] == err.event_id
+    assert nodes["1"].success is True and nodes["1"].node_class == "TowerTestSucceed"
+    assert nodes["2"].success is False and nodes["2"].node_class == "TowerTestFail"
+    assert nodes["2"].error_details["error_id"] == err.event_id
     final = [e for e in evs if isinstance(e, PromptEvent)][-1]
     assert (final.status, final.failing_node_id, final.error_id) == ("error", "2", err.event_id)
 
 
 def test_a_prompt_started_before_the_post_is_answered_keeps_its_correlation_and_wait(rec):
-    """The worker may take a prompt before the event loop has built the answer to its POST: what the worker needs
-    (correlation id, queue time) is noted when the prompt is submitted, and a rejected prompt leaves nothing
-    behind."""
+    """The worker may take a prompt before the event loop has built the answer to its POST: what the writer needs
+    (correlation id, submit time) is noted when the prompt is submitted and taken with its outcome; a rejected
+    prompt leaves nothing behind."""
     import time
 
-    cap = Capture(instance_id="i-1", comfyui_version="0.3.64", extension_version="t")
+    h = _Hooks(version="0.3.64")
+    cap = h.cap
     cap._server = SimpleNamespace(prompt_queue=SimpleNamespace(queue=[], currently_running={}))
     state = {"cid": "c-early", "t0": time.time()}
     cap._req.set(state)
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 1}}}
     cap._on_prompt({"prompt": graph, "extra_data": {}})
     pid = state["prompt_id"]
-    cap._started((0, pid, graph, {}, ["1"]))  # 0.3.64: no create_time in extra_data
-    running = _expand([rec.events[-1]])[0]
+    tid = h.start((0, pid, graph, {}, ["1"]))  # 0.3.64: no create_time in extra_data
+    running = _expand(cap.poll_running())[0]
     assert running.correlation_id == "c-early" and running.queue_wait_seconds is not None
     cap._after_post(state, 200, {"prompt_id": pid})
+    h.finish(tid, _status("success"))
+    final = [e for e in _expand(rec.events) if isinstance(e, PromptEvent)][-1]
+    assert (final.status, final.correlation_id) == ("success", "c-early") and final.queue_wait_seconds is not None
     assert cap._pending == {}
 
     bad = {"cid": "c-bad", "t0": time.time()}
@@ -126,3 +203,21 @@ def test_a_prompt_started_before_the_post_is_answered_keeps_its_correlation_and_
     assert bad["prompt_id"] in cap._pending
     cap._after_post(bad, 400, {"error": {"type": "invalid_prompt", "message": "no"}, "node_errors": {}})
     assert cap._pending == {}
+
+
+def test_without_a_correlation_id_the_prompt_id_serves(rec):
+    """No header and none in extra_data: the prompt id we assign doubles as the correlation id (unique per
+    request, and no second id to mint); a client's own malformed prompt id is not used."""
+    import time
+
+    cap = Capture(instance_id="i-1", comfyui_version="0.3.75", extension_version="t")
+    state = {"cid": None, "t0": time.time()}
+    cap._req.set(state)
+    body = {"prompt": {}}
+    cap._on_prompt(body)
+    assert state["cid"] == state["prompt_id"] == body["prompt_id"] == body["extra_data"]["correlation_id"]
+    state = {"cid": None, "t0": time.time()}
+    cap._req.set(state)
+    body = {"prompt": {}, "prompt_id": "bad id with spaces"}
+    cap._on_prompt(body)
+    assert state["cid"] != "bad id with spaces" and capture_mod.sanitize_correlation_id(state["cid"])
