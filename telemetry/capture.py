@@ -36,7 +36,6 @@ log = logging.getLogger("tower_sentinel.capture")
 
 _CID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
-_MAX_PENDING = 10_000
 # a prompt running longer than this hands over each node's timing as the node finishes (a short one's go with its
 # outcome): the writer can then record them before the prompt ends, and a crash keeps them
 STREAM_AFTER_S = 0.05
@@ -110,10 +109,6 @@ class Capture:
         self.lifecycle_api = False
         self.errors: dict[str, int] = {}
         self._logged: set[str] = set()
-        # queued prompts not yet started: prompt id -> (correlation id, submitted at); noted on the event loop,
-        # taken by the writer. Plain strings and floats: the tuple is not even tracked by the garbage collector.
-        # No lock: single dict operations are atomic under the GIL
-        self._pending: dict[str, tuple[str, float]] = {}
         self._req: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tower_req", default=None)
         # the prompt the worker thread is executing: (queue item, task id, started at, perf_counter at start), one
         # tuple assigned at once so another thread never sees half of it; None between prompts
@@ -122,7 +117,8 @@ class Capture:
         # its nodes' start and finish times, flat: node id, then perf_counter (> 0: started, < 0: finished at -t,
         # None: finished and already handed over); one list, reused, copied into the outcome as a tuple
         self._marks: list[Any] = []
-        self._eph_cls: dict[str, str | None] = {}  # classes of nodes made while the prompt ran (not in its graph)
+        self._eph_cls: dict[str, str | None] = {}
+        self._note_create_time = True  # see attach()  # classes of nodes made while the prompt ran (not in its graph)
         # what the hooks hand to the writer: flat tuples (code, *clock readings and references), expanded into
         # events on the writer thread (see events.register_expander)
         self._x_queued = register_expander(self._queued_events)
@@ -139,7 +135,7 @@ class Capture:
                                                            "traceback": traceback.format_exc(limit=5)})
 
     def get_stats(self) -> dict[str, Any]:
-        return {"hooks": dict(self.hooks), "errors": dict(self.errors), "pending": len(self._pending),
+        return {"hooks": dict(self.hooks), "errors": dict(self.errors),
                 "lifecycle_api": self.lifecycle_api}
 
     # --- attach -----------------------------------------------------------------------------------------------
@@ -148,6 +144,12 @@ class Capture:
 
         self._server = server
         self._pq = getattr(server, "prompt_queue", None)
+        try:  # ComfyUI notes a prompt's submit time in extra_data (create_time) since 0.3.6x; else on_prompt does
+            import inspect
+
+            self._note_create_time = '"create_time"' not in inspect.getsource(type(server))
+        except Exception:  # noqa: BLE001 - no source: note it (ComfyUI overwrites ours if it sets its own)
+            self._note_create_time = True
         self._attach("middleware", lambda: server.app.middlewares.append(self._middleware()))
         self._attach("on_prompt", lambda: server.add_on_prompt_handler(self._on_prompt))
         pq = getattr(execution, "PromptQueue", None)
@@ -242,14 +244,14 @@ class Capture:
                 try:
                     pid = state.get("prompt_id")
                     raw = getattr(resp, "body", None)
-                    if (resp.status == 200 and pid is not None and type(raw) is bytes and state["pid_b"] in raw
-                            and capture._pq is not None):
+                    if (resp.status == 200 and pid is not None and type(raw) is bytes and capture._pq is not None
+                            and f'"{pid}"'.encode() in raw):
                         # accepted with the id we assigned (no need to parse the answer); the queue position from
                         # two len() reads, atomic under the GIL, without the queue's lock (the worker holds it
                         # while it files a finished prompt): off by one at worst
                         pq = capture._pq
                         emit((capture._x_queued, pid, cid, state["t0"], clock(),
-                              len(pq.queue) + len(pq.currently_running), state["graph"], state["client_id"]))
+                              len(pq.queue) + len(pq.currently_running), state["graph"], state["extra"]))
                     else:
                         if cid is None:  # on_prompt did not run (ComfyUI answered before it)
                             cid = state["cid"] = mint_correlation_id()
@@ -269,45 +271,39 @@ class Capture:
         return tower_prompt_middleware
 
     def _on_prompt(self, json_data: Any) -> Any:
+        """Before ComfyUI validates and queues the prompt: assign its id, and put the correlation id (and, on a
+        ComfyUI that does not note it, the submit time) into its extra_data, which travels with the queue item to
+        the worker and the writer (the worker may start the prompt before our answer to the POST is built)."""
         try:
-            if not isinstance(json_data, dict):
+            if type(json_data) is not dict:
                 return json_data
             state = self._req.get()
             if state is None:  # a POST that did not come through our middleware (another path or a test)
                 state = {"cid": None, "t0": time.time()}
                 self._req.set(state)
-            extra = json_data.get("extra_data")
             pid = json_data.get("prompt_id")
             if pid is None:
                 pid = json_data["prompt_id"] = new_uuid()
                 own = True
             else:
                 pid, own = str(pid), False
+            extra = json_data.get("extra_data")
+            if extra is None and "extra_data" not in json_data:  # a malformed one is left to ComfyUI to answer
+                extra = json_data["extra_data"] = {}
             cid = state["cid"]
             if cid is None:
-                if isinstance(extra, dict):
+                if type(extra) is dict:
                     cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
                 if cid is None:  # none sent: the prompt id we assigned is unique per request, so it serves
                     cid = pid if own else (sanitize_correlation_id(pid) or mint_correlation_id())
                 state["cid"] = cid
-            if isinstance(extra, dict):
+            if type(extra) is dict:
                 extra[CORRELATION_KEY] = cid
-            elif "extra_data" not in json_data:
-                json_data["extra_data"] = {CORRELATION_KEY: cid}
+                if self._note_create_time and "create_time" not in extra:  # ComfyUI's own, where it has none
+                    extra["create_time"] = int(state["t0"] * 1000)
             state["prompt_id"] = pid
-            state["pid_b"] = f'"{pid}"'.encode()
-            client_id = json_data.get("client_id")
             state["graph"] = json_data.get("prompt")
-            state["client_id"] = client_id if type(client_id) is str else None
-            # for the writer, before ComfyUI queues the prompt (the worker may start it before our answer to the
-            # POST is built); removed again if the prompt is rejected
-            pending = self._pending
-            pending[pid] = (cid, state["t0"])
-            if len(pending) > _MAX_PENDING:  # prompts removed by routes we do not see
-                try:
-                    del pending[next(iter(pending))]
-                except (KeyError, RuntimeError, StopIteration):  # taken meanwhile by the writer
-                    pass
+            state["extra"] = extra
         except Exception as exc:  # noqa: BLE001
             self._fail("on_prompt", exc)
         return json_data
@@ -317,7 +313,7 @@ class Capture:
         started = state["t0"]
         cid = state["cid"]
         graph = state.get("graph")
-        client_id = state.get("client_id")
+        extra = state.get("extra")
         pid = state.get("prompt_id")
         if status == 200 and isinstance(body, dict) and body.get("prompt_id"):
             pid = str(body["prompt_id"])
@@ -331,10 +327,8 @@ class Capture:
                     position = int(self._server.prompt_queue.get_tasks_remaining())
                 except Exception:  # noqa: BLE001
                     pass
-            emit((self._x_queued, pid, cid, started, now, position, graph, client_id))
+            emit((self._x_queued, pid, cid, started, now, position, graph, extra))
             return
-        if pid is not None:
-            self._pending.pop(pid, None)  # rejected (or ComfyUI failed): it will never start
         if status >= 500:
             return  # ComfyUI's own failure, not a rejection of the prompt
         pid = pid or str(uuid.uuid4())
@@ -348,6 +342,8 @@ class Capture:
         detail = "; ".join(e["message"] for n in nodes_summary.values() for e in n["errors"][:1])[:500]
         full_message = f"{message}: {detail}" if detail else message
         cls = classify_rejection(err_type)
+        client_id = extra.get("client_id") if type(extra) is dict else None
+        client_id = client_id if type(client_id) is str else None
         error_id = new_id()
         fp, template = fingerprint(cls.category.value, err_type, failing_class, full_message)
         emit(ErrorEvent(error_id, message=full_message, category=cls.category.value, severity=cls.severity.value,
@@ -368,8 +364,10 @@ class Capture:
                             error_details={"error_id": error_id, "type": err_type, "message": full_message}))
 
     def _queued_events(self, pid: str, cid: str, started: float, now: float, position: int | None,
-                       graph: Any, client_id: str | None) -> list[Any]:
+                       graph: Any, extra: Any) -> list[Any]:
         """(writer thread) The accepted prompt's record and its comfyui_queue operation."""
+        client_id = extra.get("client_id") if type(extra) is dict else None  # ComfyUI copies it there
+        client_id = client_id if type(client_id) is str else None
         return [
             PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
                         client_id=client_id, instance_id=self.instance_id,
@@ -403,26 +401,22 @@ class Capture:
 
         return get
 
-    def _prompt_facts(self, item: Any, take: bool) -> tuple[str, str | None, float | None, str | None]:
-        """(writer thread) (prompt id, correlation id, submitted at, client id) of a queue item: from what
-        on_prompt noted (taken when ``take``), else from its extra_data (a prompt submitted another way)."""
+    @staticmethod
+    def _prompt_facts(item: Any) -> tuple[str, str | None, float | None, str | None]:
+        """(prompt id, correlation id, submitted at, client id) of a queue item, from its extra_data (where
+        on_prompt put the correlation id, and ComfyUI or on_prompt the submit time)."""
         pid = str(item[1])
-        extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
-        pending = self._pending.pop(pid, None) if take else self._pending.get(pid)
-        if pending is not None:
-            cid, queued_at = pending
-        else:
-            cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
-            queued_at = _epoch_from_ms(extra.get("create_time"))
+        extra = item[3] if len(item) > 3 and type(item[3]) is dict else {}
         client_id = extra.get("client_id")
-        return pid, cid, queued_at, client_id if isinstance(client_id, str) else None
+        return (pid, sanitize_correlation_id(extra.get(CORRELATION_KEY)), _epoch_from_ms(extra.get("create_time")),
+                client_id if type(client_id) is str else None)
 
     def current_context(self) -> PromptContext | None:
         """The prompt the worker is executing (for nodes and outbound calls), built only when asked."""
         cur = self._cur
         if cur is None:
             return None
-        pid, cid, _, client_id = self._prompt_facts(cur[0], take=False)
+        pid, cid, _, client_id = self._prompt_facts(cur[0])
         return PromptContext(pid, cid, self.instance_id, client_id)
 
     def poll_running(self) -> tuple[Any, ...]:
@@ -435,7 +429,7 @@ class Capture:
 
     def _running_event(self, cur: tuple[Any, Any, float, float]) -> list[Any]:
         """(writer thread) The prompt's ``running`` update (dropped by the store when its outcome is in the batch)."""
-        pid, cid, queued_at, client_id = self._prompt_facts(cur[0], take=False)
+        pid, cid, queued_at, client_id = self._prompt_facts(cur[0])
         started = cur[2]
         wait = max(0.0, started - queued_at) if queued_at else None
         return [PromptEvent(new_id(), prompt_id=pid, status="running", at=started, correlation_id=cid,
@@ -472,12 +466,12 @@ class Capture:
     def _node_event(self, cur: tuple[Any, Any, float, float], node_id: str, t0: float, t1: float,
                     cls: str | None) -> list[Any]:
         """(writer thread) One executed node's timing, handed over as it finished (a long prompt)."""
-        pid, cid, _, _ = self._prompt_facts(cur[0], take=False)
-        return [self._node_op(pid, cid, cur, node_id, t0, t1, cls)]
+        pid, cid, _, _ = self._prompt_facts(cur[0])
+        return [self._node_op(pid, cid, cur[2], cur[3], node_id, t0, t1, cls)]
 
-    def _node_op(self, pid: str, cid: str | None, cur: tuple[Any, Any, float, float], node_id: str, t0: float,
+    def _node_op(self, pid: str, cid: str | None, run_started_at: float, run_t0: float, node_id: str, t0: float,
                  t1: float, cls: str | None) -> OperationEvent:
-        wall0 = cur[2] + (t0 - cur[3])  # the node's start on the wall clock, from the prompt's start
+        wall0 = run_started_at + (t0 - run_t0)  # the node's start on the wall clock, from the prompt's start
         return OperationEvent(new_id(), operation_type="node_execution", start_time=wall0,
                               duration_seconds=t1 - t0, end_time=wall0 + (t1 - t0), success=True,
                               correlation_id=cid, prompt_id=pid, instance_id=self.instance_id, node_id=str(node_id),
@@ -506,8 +500,18 @@ class Capture:
                 if item is not None:
                     m = capture._marks
                     eph = capture._eph_cls
-                    emit((capture._x_outcome, item, cur, kwargs.get("status", args[0] if args else None),
-                          history_result, clock(), perf(), tuple(m), eph or None))
+                    started, t0 = (cur[2], cur[3]) if cur is not None else (None, None)
+                    # ComfyUI's own record of the prompt, which it keeps in its history anyway (with a copy of the
+                    # status messages and the outputs): handing the writer that instead of the objects task_done
+                    # was given lets those die now, as they would without us, instead of keeping a dozen objects
+                    # per prompt alive until the writer runs (each one brings ComfyUI's garbage collections nearer)
+                    entry = self_q.history.get(item[1])
+                    if type(entry) is dict and type(entry.get("status")) is dict:
+                        emit((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
+                              perf(), tuple(m), eph or None))
+                    else:
+                        emit((capture._x_outcome, item, started, t0, kwargs.get("status", args[0] if args else None),
+                              history_result, clock(), perf(), tuple(m), eph or None))
                     m.clear()
                     if eph:
                         capture._eph_cls = {}
@@ -530,21 +534,25 @@ class Capture:
                 ends[nid] = None if v is None else -v
         return starts, ends
 
-    def _outcome_events(self, item: Any, cur: tuple[Any, Any, float, float] | None, status: Any,
+    def _outcome_events(self, item: Any, run_started_at: float | None, run_t0: float | None, status: Any,
                         history_result: Any, now: float, perf_now: float, marks: tuple[Any, ...],
                         eph: dict[str, str | None] | None) -> list[Any]:
         """(writer thread) The prompt's outcome from ComfyUI's status messages: its nodes' timings (cached ones
         marked), the failing node's time, the error (classified and fingerprinted), the prompt record and its
-        comfyui_execution operation."""
-        pid, cid, queued_at, client_id = self._prompt_facts(item, take=True)
+        comfyui_execution operation. ``status`` None: ``history_result`` is ComfyUI's history entry of the prompt
+        (its status as a dict, its outputs)."""
+        pid, cid, queued_at, client_id = self._prompt_facts(item)
         prompt = item[2] if len(item) > 2 else None
-        run_started_at = cur[2] if cur is not None else None
         wait = max(0.0, run_started_at - queued_at) if run_started_at and queued_at else None
-        exec_s = perf_now - cur[3] if cur is not None else None
+        exec_s = perf_now - run_t0 if run_t0 is not None else None
         out: list[Any] = []
         emit = out.append
-        messages = getattr(status, "messages", None) or []
-        status_str = getattr(status, "status_str", None)
+        if status is None and isinstance(history_result, dict) and isinstance(history_result.get("status"), dict):
+            messages = history_result["status"].get("messages") or []
+            status_str = history_result["status"].get("status_str")
+        else:
+            messages = getattr(status, "messages", None) or []
+            status_str = getattr(status, "status_str", None)
         msgs = {}
         for m in messages:
             try:
@@ -565,10 +573,11 @@ class Capture:
                                 duration_seconds=0.0, success=True, correlation_id=cid, prompt_id=pid,
                                 instance_id=self.instance_id, node_id=str(nid), node_class=cls, status="cached",
                                 cached=True, comfyui_version=self.comfyui_version))
-        node_starts, node_ends = self._pair_marks(marks) if marks and cur is not None else ({}, {})
+        node_starts, node_ends = self._pair_marks(marks) if marks and run_t0 is not None else ({}, {})
         for nid, t1 in node_ends.items():
             if t1 is not None:
-                emit(self._node_op(pid, cid, cur, nid, node_starts[nid], t1, self._class_of(nid, prompt, eph)))
+                emit(self._node_op(pid, cid, run_started_at, run_t0, nid, node_starts[nid], t1,
+                                   self._class_of(nid, prompt, eph)))
         outputs = None
         if isinstance(history_result, dict) and isinstance(history_result.get("outputs"), dict):
             outputs = _summarize_outputs(history_result["outputs"])
@@ -605,7 +614,8 @@ class Capture:
             t0 = node_starts.get(failing_id) if failing_id and failing_id not in node_ends else None
             if t0 is not None:  # the failing node started and did not finish: its time until the outcome
                 ncls = self._class_of(failing_id, prompt, eph)
-                emit(OperationEvent(new_id(), operation_type="node_execution", start_time=cur[2] + (t0 - cur[3]),
+                emit(OperationEvent(new_id(), operation_type="node_execution",
+                                    start_time=run_started_at + (t0 - run_t0),
                                     end_time=now, duration_seconds=perf_now - t0, success=False, correlation_id=cid,
                                     prompt_id=pid, instance_id=self.instance_id, node_id=failing_id,
                                     node_class=ncls or failing_cls, status=outcome, category=category,
@@ -635,21 +645,21 @@ class Capture:
         capture = self
 
         def wrapper(self_q: Any, *args: Any, **kwargs: Any) -> Any:
-            before = set()
+            before: dict[str, dict[str, Any]] = {}
             try:
                 with self_q.mutex:
-                    before = {str(it[1]) for it in self_q.queue}
+                    before = {str(it[1]): it[3] if len(it) > 3 and type(it[3]) is dict else {} for it in self_q.queue}
             except Exception as exc:  # noqa: BLE001
                 capture._fail("queue_delete", exc)
             result = orig(self_q, *args, **kwargs)
             try:
                 with self_q.mutex:
-                    after = {str(it[1]) for it in self_q.queue}
+                    after = {str(it[1]): None for it in self_q.queue}
                 now = time.time()
-                for pid in before - after:
-                    pending = capture._pending.pop(pid, None)
+                for pid in before.keys() - after.keys():
+                    extra = before[pid]
                     emit(PromptEvent(new_id(), prompt_id=pid, status="cancelled", at=now, finished_at=now,
-                                     correlation_id=pending[0] if pending else None,
+                                     correlation_id=sanitize_correlation_id(extra.get(CORRELATION_KEY)),
                                      instance_id=capture.instance_id))
             except Exception as exc:  # noqa: BLE001
                 capture._fail("queue_delete", exc)

@@ -159,6 +159,7 @@ class Recorder:
         pending: list[Event] = []
         waiters: list[threading.Event] = []
         drain = 0  # items left of what the last wait found: written chunk after chunk, without waiting again
+        idle_mark = 0
         quiet = False
         while True:
             if self._polls:
@@ -166,6 +167,14 @@ class Recorder:
             if not pending and not q:
                 if self._stop.is_set():
                     return
+                if self.written != idle_mark:  # wrote since it last slept: tell the store it goes idle
+                    idle_mark = self.written
+                    on_idle = getattr(self._store, "on_idle", None)
+                    if on_idle is not None:
+                        try:
+                            on_idle()
+                        except Exception:  # noqa: BLE001 - housekeeping, never a reason to stop recording
+                            pass
                 self._sleep(0.5)
                 continue
             # group commit: after the first event, linger briefly so a burst shares one transaction (far less

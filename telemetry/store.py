@@ -76,10 +76,12 @@ class NamedReads:
 
 # WAL checkpoints: SQLite's default runs one inside the commit that crosses 1000 pages, on the writer thread,
 # which then copies and fsyncs instead of writing (it halved the writer's throughput). A checkpointer thread runs
-# them instead, PASSIVE (never blocking the writer or readers), once CHECKPOINT_EVERY_ROWS rows were committed or
-# CHECKPOINT_IDLE_S after the last unchecked commit; the writer keeps SQLite's own as a backstop at a larger size.
+# them instead, PASSIVE (never blocking the writer or readers), once CHECKPOINT_EVERY_ROWS rows were committed, or
+# when the recorder's writer has written what it had and goes idle (``on_idle``: the checkpoint then falls in the
+# same quiet moment of ComfyUI instead of a random one), or at the latest CHECKPOINT_IDLE_S after the last unchecked
+# commit; the writer keeps SQLite's own as a backstop at a larger size.
 CHECKPOINT_EVERY_ROWS = 20_000
-CHECKPOINT_IDLE_S = 2.0
+CHECKPOINT_IDLE_S = 30.0
 WRITER_AUTOCHECKPOINT_PAGES = 40_000  # ~160 MB at 4 KiB pages: only if the checkpointer fell behind or died
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL file is truncated back to this after it was reset
 
@@ -213,6 +215,11 @@ class SQLiteStore(NamedReads):
         finally:
             if conn is not None:
                 conn.close()
+
+    def on_idle(self) -> None:
+        """(recorder's writer thread) It wrote what it had and goes to sleep: a good moment to checkpoint."""
+        if self._bg_checkpoints and self._unchecked_rows > 0:
+            self._ckpt_wake.set()
 
     def _committed(self, rows: int) -> None:
         if not self._bg_checkpoints:

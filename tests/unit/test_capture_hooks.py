@@ -5,7 +5,9 @@ the writer thread builds every event from them. The end-to-end behaviour is cove
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections import namedtuple
 from types import SimpleNamespace
 
 import pytest
@@ -25,9 +27,11 @@ class _Registry:
 class _Queue:
     """The part of ComfyUI's PromptQueue the hooks wrap: get() hands out (item, task id), task_done files it."""
 
-    def __init__(self) -> None:
+    def __init__(self, keeps_history: bool = True) -> None:
         self.queue: list = []
         self.currently_running: dict = {}
+        self.history: dict = {}
+        self.keeps_history = keeps_history
         self.mutex = threading.RLock()
         self.n = 0
 
@@ -38,15 +42,18 @@ class _Queue:
         return item, self.n
 
     def task_done(self, item_id, history_result, status=None, process_item=None):
-        self.currently_running.pop(item_id)
+        item = self.currently_running.pop(item_id)
+        if self.keeps_history:  # as ComfyUI does: a copy of the status, the item without its sensitive part
+            self.history[item[1]] = {"prompt": item[:5], "outputs": {}, "status": copy.deepcopy(status._asdict())}
+            self.history[item[1]].update(history_result)
 
 
 class _Hooks:
     """A Capture with its worker hooks wrapped around a _Queue, and its progress handler, as ComfyUI calls them."""
 
-    def __init__(self, version: str = "0.3.75") -> None:
+    def __init__(self, version: str = "0.3.75", keeps_history: bool = True) -> None:
         self.cap = Capture(instance_id="i-1", comfyui_version=version, extension_version="t")
-        self.q = _Queue()
+        self.q = _Queue(keeps_history)
         self.get = self.cap._wrap_get(_Queue.get)
         self.done = self.cap._wrap_task_done(_Queue.task_done)
         self.handler = _progress_handler_class(self.cap, _Base)()
@@ -86,21 +93,27 @@ def _expand(items):
     return [ev for it in items for ev in EXPANDERS[it[0]](*it[1:])]
 
 
+_ExecutionStatus = namedtuple("_ExecutionStatus", ["status_str", "completed", "messages"])  # ComfyUI's
+
+
 def _status(outcome: str, **error):
     msgs = [("execution_start", {"timestamp": 1_000}), ("execution_cached", {"nodes": []})]
     if outcome == "success":
         msgs.append(("execution_success", {"timestamp": 1_500}))
     else:
         msgs.append(("execution_error", {"timestamp": 1_250, **error}))
-    return SimpleNamespace(status_str=outcome, messages=msgs)
+    return _ExecutionStatus(outcome, outcome == "success", msgs)
 
 
-def test_a_short_prompt_hands_over_one_tuple_and_the_writer_builds_its_events(rec):
+@pytest.mark.parametrize("keeps_history", [True, False], ids=["from-comfyui-history", "from-task-done-args"])
+def test_a_short_prompt_hands_over_one_tuple_and_the_writer_builds_its_events(rec, keeps_history):
     """A successful prompt: while it runs the hooks only note references and clock readings (one reused list for
     its nodes); its outcome reaches the writer as one (code, *args) tuple, from which the writer builds the
     prompt record, the node's timing (class from the graph) and the comfyui_execution operation. While it runs,
-    the writer's poll finds it once (``running``) and nodes asking for the current prompt get its ids."""
-    h = _Hooks()
+    the writer's poll finds it once (``running``) and nodes asking for the current prompt get its ids. The outcome
+    refers to ComfyUI's own history entry where there is one, not to what task_done was given (which would then
+    outlive the call only because of us)."""
+    h = _Hooks(keeps_history=keeps_history)
     context.set_prompt_provider(h.cap.current_context)
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 3}}}
     marks = h.cap._marks
@@ -119,6 +132,8 @@ def test_a_short_prompt_hands_over_one_tuple_and_the_writer_builds_its_events(re
         assert context.current_prompt() is None and h.cap.poll_running() == ()
         assert h.cap._marks is marks and marks == []  # reused, emptied
         assert len(rec.events) == 1 and type(rec.events[0]) is tuple
+        if keeps_history:
+            assert rec.events[0][5] is h.q.history[pid] and rec.events[0][4] is None
         evs = _expand(rec.events)
         prompts = [e for e in evs if isinstance(e, PromptEvent)]
         ops = {e.operation_type: e for e in evs if isinstance(e, OperationEvent)}
@@ -176,33 +191,39 @@ def test_failing_node_gets_its_timing_and_the_error_its_inputs(rec):
 
 def test_a_prompt_started_before_the_post_is_answered_keeps_its_correlation_and_wait(rec):
     """The worker may take a prompt before the event loop has built the answer to its POST: what the writer needs
-    (correlation id, submit time) is noted when the prompt is submitted and taken with its outcome; a rejected
-    prompt leaves nothing behind."""
+    (correlation id, submit time) travels in the prompt's extra_data, put there before ComfyUI queues it; on a
+    ComfyUI that does not note the submit time (0.3.64) on_prompt notes it."""
     import time
 
     h = _Hooks(version="0.3.64")
     cap = h.cap
     cap._server = SimpleNamespace(prompt_queue=SimpleNamespace(queue=[], currently_running={}))
-    state = {"cid": "c-early", "t0": time.time()}
+    state = {"cid": "c-early", "t0": time.time() - 0.25}
     cap._req.set(state)
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 1}}}
-    cap._on_prompt({"prompt": graph, "extra_data": {}})
+    body = {"prompt": graph}
+    cap._on_prompt(body)
     pid = state["prompt_id"]
-    tid = h.start((0, pid, graph, {}, ["1"]))  # 0.3.64: no create_time in extra_data
+    extra = body["extra_data"]
+    assert extra["correlation_id"] == "c-early" and extra["create_time"] == int(state["t0"] * 1000)
+    tid = h.start((0, pid, graph, extra, ["1"]))
     running = _expand(cap.poll_running())[0]
-    assert running.correlation_id == "c-early" and running.queue_wait_seconds is not None
-    cap._after_post(state, 200, {"prompt_id": pid})
+    assert running.correlation_id == "c-early" and running.queue_wait_seconds >= 0.2
     h.finish(tid, _status("success"))
-    final = [e for e in _expand(rec.events) if isinstance(e, PromptEvent)][-1]
-    assert (final.status, final.correlation_id) == ("success", "c-early") and final.queue_wait_seconds is not None
-    assert cap._pending == {}
+    cap._after_post(state, 200, {"prompt_id": pid})
+    prompts = [e for e in _expand(rec.events) if isinstance(e, PromptEvent)]
+    assert [(p.status, p.correlation_id) for p in prompts] == [("success", "c-early"), ("queued", "c-early")]
+    assert prompts[0].queue_wait_seconds >= 0.2
 
-    bad = {"cid": "c-bad", "t0": time.time()}
-    cap._req.set(bad)
-    cap._on_prompt({"prompt": {"1": {"class_type": "Nope", "inputs": {}}}})
-    assert bad["prompt_id"] in cap._pending
-    cap._after_post(bad, 400, {"error": {"type": "invalid_prompt", "message": "no"}, "node_errors": {}})
-    assert cap._pending == {}
+    # ComfyUI's own create_time (0.3.75 sets it when it queues) is left alone; a malformed extra_data is left to
+    # ComfyUI to answer
+    cap._req.set({"cid": None, "t0": time.time()})
+    body = {"prompt": graph, "extra_data": {"create_time": 5}}
+    cap._on_prompt(body)
+    assert body["extra_data"]["create_time"] == 5
+    cap._req.set({"cid": None, "t0": time.time()})
+    body = {"prompt": graph, "extra_data": None}
+    assert cap._on_prompt(body)["extra_data"] is None
 
 
 def test_without_a_correlation_id_the_prompt_id_serves(rec):

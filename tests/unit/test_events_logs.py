@@ -35,6 +35,7 @@ def test_prompt_ids_are_time_ordered_uuid7():
         u = uuid.UUID(s)
         assert u.version == 7 and u.variant == uuid.RFC_4122 and str(u) == s
     assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)  # milliseconds lead
+    assert ids == sorted(ids)  # and within a process they increase
 
 
 def test_prompt_graph_is_derived_by_the_writer_and_garbage_is_harmless():

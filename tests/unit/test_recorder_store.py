@@ -169,6 +169,31 @@ def test_idle_writer_wakes_for_one_event(tmp_path):
         rec.stop()
 
 
+def test_writer_tells_the_store_when_it_goes_idle_and_polls_its_sources(tmp_path):
+    """After writing, the writer tells the store it goes idle (the SQLite store checkpoints then) once per write,
+    not every time it wakes; what a poll returns is recorded, each time the writer wakes."""
+    store = SQLiteStore(tmp_path / "s.db")
+    idles = []
+    store.on_idle = lambda: idles.append(time.monotonic())
+    rec = Recorder(store, linger_s=0.01)
+    polled = []
+
+    def poll():  # one event, once the writer has gone idle a first time
+        polled.append(len(idles))
+        return (_op(100),) if idles and polled.count(1) == 1 else ()
+
+    rec.add_poll(poll)
+    rec.start()
+    try:
+        rec.record(_op(1))
+        assert _poll(lambda: len(idles) == 1)
+        assert _poll(lambda: rec.written == 2 and len(idles) == 2)  # the polled event, written, then idle again
+        assert _poll(lambda: len(polled) >= 6)  # woken by its 0.5 s timeout: polls again, not idle again
+        assert len(idles) == 2
+    finally:
+        rec.stop()
+
+
 def test_flush_waits_only_for_events_before_it(tmp_path):
     """flush() returns once what was recorded before it is committed, and events after it are written too."""
     store = SQLiteStore(tmp_path / "s.db")
@@ -202,6 +227,11 @@ def test_checkpoints_run_off_the_writer_thread(tmp_path, monkeypatch):
     assert _poll(lambda: store.checkpoints >= 1)
     thread = store._ckpt_thread
     assert thread is not None and thread.is_alive() and thread is not threading.current_thread()
+    # the recorder's writer going idle checkpoints what is left at once, not at a later random moment
+    before = store.checkpoints
+    store.write_batch([_op(i) for i in range(2000, 2010)])
+    store.on_idle()
+    assert _poll(lambda: store.checkpoints > before, deadline_s=5)
     store.close()
     assert not thread.is_alive()
     # everything checkpointed: a reader of the main file alone (WAL removed) sees the rows
