@@ -6,7 +6,7 @@ Hooks (feature-detected; each attaches or reports why not, see ``Capture.hooks``
 - on-prompt handler: assigns the prompt id early, puts the correlation id into ``extra_data``, keeps the scalar
   workflow inputs (for failure drivers) — on the event loop, so it only does O(nodes) dict work.
 - ``PromptQueue.get`` wrapper: ``running``; ``PromptQueue.task_done`` wrapper: the outcome from the status messages.
-- a ``ProgressHandler`` registered into every ``ProgressRegistry``: per-node start/finish times.
+- ``ProgressRegistry.start_progress``/``finish_progress`` wrappers: per-node start/finish times.
 - ``PromptQueue.delete_queue_item``/``wipe_queue`` wrappers: ``cancelled`` for prompts removed before they ran.
 
 Every hook body is wrapped: a bug here is logged once per kind, counted, shown in health, and never reaches
@@ -188,29 +188,7 @@ class Capture:
     def _attach_progress(self) -> None:
         from comfy_execution import progress
 
-        capture = self
-        handler_cls = _progress_handler_class(self, progress.ProgressHandler)
-
-        reg_cls = progress.ProgressRegistry
-        orig_init = reg_cls.__init__
-        if getattr(orig_init, "__tower_wrapped__", False):
-            return
-
-        shared: list[Any] = []  # one handler for every registry (ComfyUI makes a registry per prompt)
-
-        def __init__(self: Any, *a: Any, **kw: Any) -> None:
-            orig_init(self, *a, **kw)
-            try:
-                if not shared:
-                    shared.append(handler_cls())
-                h = shared[0]
-                h.set_registry(self)
-                self.register_handler(h)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("progress_register", exc)
-
-        __init__.__tower_wrapped__ = True
-        reg_cls.__init__ = __init__
+        _wrap_registry(self, progress.ProgressRegistry)
 
     # --- POST /prompt (event loop) ----------------------------------------------------------------------------
     def _middleware(self) -> Any:
@@ -243,10 +221,8 @@ class Capture:
                 cid = state["cid"]
                 try:
                     pid = state.get("prompt_id")
-                    raw = getattr(resp, "body", None)
-                    if (resp.status == 200 and pid is not None and type(raw) is bytes and capture._pq is not None
-                            and f'"{pid}"'.encode() in raw):
-                        # accepted with the id we assigned (no need to parse the answer); the queue position from
+                    if resp.status == 200 and pid is not None and capture._pq is not None:
+                        # accepted, with the id we assigned (no need to parse the answer); the queue position from
                         # two len() reads, atomic under the GIL, without the queue's lock (the worker holds it
                         # while it files a finished prompt): off by one at worst
                         pq = capture._pq
@@ -255,6 +231,7 @@ class Capture:
                     else:
                         if cid is None:  # on_prompt did not run (ComfyUI answered before it)
                             cid = state["cid"] = mint_correlation_id()
+                        raw = getattr(resp, "body", None)
                         body = json.loads(raw) if isinstance(raw, (bytes, str)) else None
                         capture._after_post(state, resp.status, body)
                         if state.get("prompt_id") and resp.status != 200:
@@ -388,16 +365,28 @@ class Capture:
         capture = self
         clock, perf = time.time, time.perf_counter
 
-        def get(self_q: Any, *args: Any, **kwargs: Any) -> Any:
-            result = orig(self_q, *args, **kwargs)
-            if result is not None:
-                try:
-                    capture._cur = (result[0], result[1], clock(), perf())
-                    if capture._marks:  # left over from a prompt whose task_done we did not see
-                        capture._marks.clear()
-                except Exception as exc:  # noqa: BLE001
-                    capture._fail("queue_get", exc)
-            return result
+        if _params(orig) == ["self", "timeout"]:  # ComfyUI's own signature: no argument tuple and dict per call
+            def get(self_q: Any, timeout: Any = None) -> Any:
+                result = orig(self_q, timeout)
+                if result is not None:
+                    try:
+                        capture._cur = (result[0], result[1], clock(), perf())
+                        if capture._marks:  # left over from a prompt whose task_done we did not see
+                            capture._marks.clear()
+                    except Exception as exc:  # noqa: BLE001
+                        capture._fail("queue_get", exc)
+                return result
+        else:  # another version, or a peer's wrapper
+            def get(self_q: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                result = orig(self_q, *args, **kwargs)
+                if result is not None:
+                    try:
+                        capture._cur = (result[0], result[1], clock(), perf())
+                        if capture._marks:
+                            capture._marks.clear()
+                    except Exception as exc:  # noqa: BLE001
+                        capture._fail("queue_get", exc)
+                return result
 
         return get
 
@@ -668,45 +657,74 @@ class Capture:
         return wrapper
 
 
-def _progress_handler_class(capture: Capture, base: type) -> type:
-    """The progress handler registered into every ``ProgressRegistry`` (``base``: ComfyUI's ProgressHandler)."""
+def _params(fn: Any) -> list[str] | None:
+    """The parameter names of ``fn`` (None when they cannot be read): picks a wrapper that passes arguments on
+    as they are, without building an argument tuple and dict on every call."""
+    try:
+        import inspect
+
+        ps = inspect.signature(fn).parameters.values()
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in ps):
+            return None
+        return [p.name for p in ps]
+    except (TypeError, ValueError):
+        return None
+
+
+def _wrap_registry(capture: Capture, reg_cls: type) -> None:
+    """Note each node's start and finish on the worker thread by wrapping ``start_progress``/``finish_progress`` of
+    ComfyUI's ``ProgressRegistry`` class (ComfyUI makes a registry per prompt; a class attribute covers them all
+    without registering anything per prompt): a node id and a clock reading appended to one reused list (see
+    ``Capture._marks``), taken before ComfyUI's own handlers run; nothing more while the prompt is short."""
+    orig_start, orig_finish = reg_cls.start_progress, reg_cls.finish_progress
+    if getattr(orig_start, "__tower_wrapped__", False):
+        return
     perf = time.perf_counter
 
-    class TowerProgressHandler(base):
-        """Notes each node's start and finish on the worker thread: a node id and a clock reading appended to
-        one reused list (see ``Capture._marks``), nothing more while the prompt is short."""
+    def noted_start(registry: Any, node_id: str) -> None:
+        try:
+            m = capture._marks
+            m.append(node_id)
+            m.append(perf())
+            if "." in node_id:  # a node made while the prompt ran (graph expansion): not in its graph
+                capture._eph_cls[node_id] = capture._node_class(node_id, registry)
+        except Exception as exc:  # noqa: BLE001
+            capture._fail("node_start", exc)
 
-        def __init__(self) -> None:
-            super().__init__("tower_sentinel")
-            self.registry = None
-
-        def set_registry(self, registry: Any) -> None:
-            self.registry = registry
-
-        def start_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
-            try:
+    def noted_finish(registry: Any, node_id: str) -> None:
+        try:
+            t = perf()
+            cur = capture._cur
+            if cur is not None and t - cur[3] > STREAM_AFTER_S:
+                capture._stream_node(node_id, t, cur, registry)
+            else:
                 m = capture._marks
                 m.append(node_id)
-                m.append(perf())
-                if "." in node_id:  # a node made while the prompt ran (graph expansion): not in its graph
-                    capture._eph_cls[node_id] = capture._node_class(node_id, self.registry)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_start", exc)
+                m.append(-t)
+        except Exception as exc:  # noqa: BLE001
+            capture._fail("node_finish", exc)
 
-        def finish_handler(self, node_id: str, state: Any, prompt_id: str) -> None:
-            try:
-                t = perf()
-                cur = capture._cur
-                if cur is not None and t - cur[3] > STREAM_AFTER_S:
-                    capture._stream_node(node_id, t, cur, self.registry)
-                else:
-                    m = capture._marks
-                    m.append(node_id)
-                    m.append(-t)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_finish", exc)
+    if _params(orig_start) == _params(orig_finish) == ["self", "node_id"]:  # ComfyUI's own signature
+        def start_progress(self: Any, node_id: str) -> Any:
+            noted_start(self, node_id)
+            return orig_start(self, node_id)
 
-    return TowerProgressHandler
+        def finish_progress(self: Any, node_id: str) -> Any:
+            noted_finish(self, node_id)
+            return orig_finish(self, node_id)
+    else:  # another version, or a peer's wrapper
+        def start_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            noted_start(self, node_id)
+            return orig_start(self, node_id, *args, **kwargs)
+
+        def finish_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            noted_finish(self, node_id)
+            return orig_finish(self, node_id, *args, **kwargs)
+
+    for fn, orig in ((start_progress, orig_start), (finish_progress, orig_finish)):
+        fn.__tower_wrapped__ = True
+        fn.__wrapped__ = orig
+        setattr(reg_cls, fn.__name__, fn)
 
 
 def _inputs_of(prompt: Any) -> dict[str, Any] | None:

@@ -13,15 +13,24 @@ from types import SimpleNamespace
 import pytest
 from tower_sentinel.telemetry import capture as capture_mod
 from tower_sentinel.telemetry import context
-from tower_sentinel.telemetry.capture import Capture, _progress_handler_class
+from tower_sentinel.telemetry.capture import Capture, _wrap_registry
 from tower_sentinel.telemetry.events import EXPANDERS, ErrorEvent, OperationEvent, PromptEvent
 
 from ._recorders import FakeRecorder
 
 
 class _Registry:
+    """The part of ComfyUI's ProgressRegistry the hooks wrap (a class of its own per test: the wrap is per class)."""
+
     def __init__(self, graph) -> None:
         self.dynprompt = SimpleNamespace(get_node=lambda nid: graph[nid])
+        self.calls: list = []
+
+    def start_progress(self, node_id):
+        self.calls.append(("start", node_id))
+
+    def finish_progress(self, node_id):
+        self.calls.append(("finish", node_id))
 
 
 class _Queue:
@@ -48,15 +57,28 @@ class _Queue:
             self.history[item[1]].update(history_result)
 
 
+def _generic(fn):
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 class _Hooks:
     """A Capture with its worker hooks wrapped around a _Queue, and its progress handler, as ComfyUI calls them."""
 
-    def __init__(self, version: str = "0.3.75", keeps_history: bool = True) -> None:
+    def __init__(self, version: str = "0.3.75", keeps_history: bool = True, peer: bool = False) -> None:
         self.cap = Capture(instance_id="i-1", comfyui_version=version, extension_version="t")
         self.q = _Queue(keeps_history)
-        self.get = self.cap._wrap_get(_Queue.get)
+        self.reg_cls = type("Registry", (_Registry,), {})
+        get = _Queue.get
+        if peer:  # another extension wrapped them first, with a generic signature
+            get = _generic(_Queue.get)
+            self.reg_cls.start_progress = _generic(_Registry.start_progress)
+            self.reg_cls.finish_progress = _generic(_Registry.finish_progress)
+        self.get = self.cap._wrap_get(get)
         self.done = self.cap._wrap_task_done(_Queue.task_done)
-        self.handler = _progress_handler_class(self.cap, _Base)()
+        _wrap_registry(self.cap, self.reg_cls)
 
     def start(self, item):
         self.q.queue.append(item)
@@ -64,19 +86,14 @@ class _Hooks:
         return task_id
 
     def node(self, nid, graph, finish=True):
-        self.handler.set_registry(_Registry(graph))
-        self.handler.start_handler(nid, {}, None)
+        reg = self.reg_cls(graph)
+        reg.start_progress(nid)
         if finish:
-            self.handler.finish_handler(nid, {}, None)
+            reg.finish_progress(nid)
+        assert reg.calls == [("start", nid)] + ([("finish", nid)] if finish else [])  # ComfyUI's own still run
 
     def finish(self, task_id, status, history=None):
         self.done(self.q, task_id, history if history is not None else {"outputs": {}}, status=status)
-
-
-class _Base:
-    def __init__(self, name) -> None:
-        self.name = name
-        self.enabled = True
 
 
 @pytest.fixture()
@@ -105,15 +122,16 @@ def _status(outcome: str, **error):
     return _ExecutionStatus(outcome, outcome == "success", msgs)
 
 
-@pytest.mark.parametrize("keeps_history", [True, False], ids=["from-comfyui-history", "from-task-done-args"])
-def test_a_short_prompt_hands_over_one_tuple_and_the_writer_builds_its_events(rec, keeps_history):
+@pytest.mark.parametrize(("keeps_history", "peer"), [(True, False), (False, False), (True, True)],
+                         ids=["from-comfyui-history", "from-task-done-args", "after-a-peers-wrappers"])
+def test_a_short_prompt_hands_over_one_tuple_and_the_writer_builds_its_events(rec, keeps_history, peer):
     """A successful prompt: while it runs the hooks only note references and clock readings (one reused list for
     its nodes); its outcome reaches the writer as one (code, *args) tuple, from which the writer builds the
     prompt record, the node's timing (class from the graph) and the comfyui_execution operation. While it runs,
     the writer's poll finds it once (``running``) and nodes asking for the current prompt get its ids. The outcome
     refers to ComfyUI's own history entry where there is one, not to what task_done was given (which would then
     outlive the call only because of us)."""
-    h = _Hooks(keeps_history=keeps_history)
+    h = _Hooks(keeps_history=keeps_history, peer=peer)
     context.set_prompt_provider(h.cap.current_context)
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 3}}}
     marks = h.cap._marks
