@@ -16,13 +16,16 @@ outcome), so work our writer does after a burst is never timed in another server
 that took is reported. Reported: the ratio with/without the extension over all bursts, and the two bare servers
 against each other (an A/A ratio: the noise floor of the method). A second part streams SUSTAINED prompts to each
 server without a pause, longer than the writer may wait for ComfyUI to go quiet, so the writer's work falls inside
-the timed window: the steady-state cost under a flood of no-op prompts.
+the timed window: the steady-state cost under a flood of no-op prompts. A third part repeats the bursts with each
+server's threads on one core and the client on the other (fresh servers again): the server's wall time is then its
+CPU time, the client's CPU no longer competes with it, and per-thread CPU inside the bursts shows where the cost is.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import statistics
 import sys
 import threading
@@ -39,6 +42,8 @@ PROMPTS = 500
 ROUNDS = 16
 SESSIONS = 4  # the four servers are started afresh this many times; ROUNDS are split among them
 SUSTAINED = 4000
+PINNED_SESSIONS = 3
+PINNED_ROUNDS = 4
 FINAL = ("success", "error", "interrupted")
 
 
@@ -54,6 +59,7 @@ class Client:
 
     def __init__(self, server: ComfyServer) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        self.last: str | None = None  # the last prompt posted
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
@@ -79,7 +85,8 @@ def run_burst(client: Client, start: int, n: int, recorded: bool, level: bool = 
             raise RuntimeError("the prompt worker did not run its garbage collection")
     t0 = time.perf_counter()
     ids = [client.call("POST", "/prompt", {"prompt": trivial(start + i)})["prompt_id"] for i in range(n)]
-    last = ids[-1]
+    last = ids[-1] if ids else client.last
+    client.last = last
     deadline = time.monotonic() + 300
     while not client.call("GET", f"/history/{last}"):
         if time.monotonic() > deadline:
@@ -95,6 +102,94 @@ def run_burst(client: Client, start: int, n: int, recorded: bool, level: bool = 
         if time.monotonic() > deadline:
             raise TimeoutError(f"prompt {last} was not recorded (HTTP {code})")
         time.sleep(0.005)
+
+
+def _thread_cpu(pid: int) -> dict[int, int]:
+    """CPU nanoseconds each thread of a process has run (``/proc/<pid>/task/*/schedstat``)."""
+    out: dict[int, int] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                out[int(tid)] = int(f.read().split()[0])
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def _pin(pid: int, cpu: int) -> None:
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except OSError:
+            pass
+
+
+def pinned_part() -> tuple[str, list[float]]:
+    """The same bursts with each server's threads on one core and this client on the other: the server's wall time
+    is then its CPU time, the client no longer competes with it for a core, and per-thread CPU inside the bursts
+    tells where the cost is (the event loop, the prompt worker, our writer)."""
+    names = ("bare-1", "ours-1", "bare-2", "ours-2")
+    ours = {name: name.startswith("ours") for name in names}
+    own = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    wall = {n: 0.0 for n in names}
+    cpu = {n: [0.0, 0.0, 0.0] for n in names}  # event loop, prompt worker, other threads
+    per_round: list[float] = []
+    try:
+        for session in range(PINNED_SESSIONS):
+            servers = {name: ComfyServer(with_extension=ours[name], extra_nodes=(GCPROBE, TESTING_NODES))
+                       for name in names}
+            try:
+                _start(servers)
+                for s in servers.values():
+                    _pin(s.proc.pid, 1)
+                clients = {name: Client(s) for name, s in servers.items()}
+                for name, c in clients.items():
+                    run_burst(c, 10_000_000, 100, ours[name])
+                for k in range(PINNED_ROUNDS):
+                    r = session * PINNED_ROUNDS + k
+                    rt = dict.fromkeys(names, 0.0)
+                    for name in names[r % 4:] + names[:r % 4]:
+                        pid = servers[name].proc.pid
+                        clients[name].call("POST", "/bench/gc/level", {})
+                        a = _thread_cpu(pid)
+                        w, _ = run_burst(clients[name], 30_000_000 + r * PROMPTS, PROMPTS, False)
+                        b = _thread_cpu(pid)
+                        if ours[name]:  # recorded before the next turn (not timed)
+                            run_burst(clients[name], 0, 0, True)
+                        d = {t: b[t] - a.get(t, 0) for t in b}
+                        main = d.pop(pid, 0)
+                        worker = max(d.values(), default=0)
+                        cpu[name][0] += main
+                        cpu[name][1] += worker
+                        cpu[name][2] += sum(d.values()) - worker
+                        rt[name] = w
+                        wall[name] += w
+                    per_round.append((rt["bare-1"] + rt["bare-2"]) / (rt["ours-1"] + rt["ours-2"]))
+            finally:
+                for s in servers.values():
+                    s.stop()
+    finally:
+        os.sched_setaffinity(0, own)
+    n = PROMPTS * PINNED_ROUNDS * PINNED_SESSIONS
+    us = {name: [x / n / 1000 for x in cpu[name]] for name in names}
+    rows = "\n".join(f"| {name} | {wall[name] / n * 1e6:.0f} µs | {us[name][0]:.1f} µs | {us[name][1]:.1f} µs | "
+                     f"{us[name][2]:.1f} µs |" for name in names)
+    bare = [sum(us[x][i] for x in ("bare-1", "bare-2")) / 2 for i in range(3)]
+    mine = [sum(us[x][i] for x in ("ours-1", "ours-2")) / 2 for i in range(3)]
+    ratio = (wall["bare-1"] + wall["bare-2"]) / (wall["ours-1"] + wall["ours-2"])
+    body = f"""### One core per server (the client on the other)
+
+| server | wall time per prompt | CPU per prompt: event loop | prompt worker | other threads (our writer) |
+|---|---|---|---|---|
+{rows}
+
+Throughput ratio with/without Tower Sentinel, each server on one core: **{statistics.median(per_round):.3f}** (median
+of {len(per_round)} rounds; all bursts' totals {ratio:.3f}; {PINNED_SESSIONS} fresh sets of servers, {PINNED_ROUNDS}
+rounds each). What the extension adds per trivial prompt inside the bursts: event loop {mine[0] - bare[0]:+.1f} µs,
+prompt worker {mine[1] - bare[1]:+.1f} µs, other threads {mine[2] - bare[2]:+.1f} µs (of {sum(bare):.0f} µs bare). Our
+writer's work comes after each burst (not timed here; the sustained flood above times it)."""
+    return body, per_round
 
 
 def _start(servers: dict[str, ComfyServer]) -> None:
@@ -192,6 +287,8 @@ same code differ by a few percent alone. Servers take turns one at a time; befor
 no writer works in another server's timed window. Before each burst the server's prompt worker runs its periodic
 full garbage collection (not timed, as `POST /free` makes it), so it does not land on random bursts; the table shows
 the collections each server made during the bursts. Command: `python benchmarks/overhead.py`."""
+    pinned, _ = pinned_part()
+    body = body + "\n\n" + pinned
     print(body)
     write_section("overhead", body)
 

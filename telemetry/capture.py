@@ -497,10 +497,10 @@ class Capture:
                     entry = self_q.history.get(item[1])
                     if type(entry) is dict and type(entry.get("status")) is dict:
                         emit((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
-                              perf(), tuple(m), eph or None))
+                              perf(), eph or None, *m))  # the node marks inline: one object handed over, not two
                     else:
                         emit((capture._x_outcome, item, started, t0, kwargs.get("status", args[0] if args else None),
-                              history_result, clock(), perf(), tuple(m), eph or None))
+                              history_result, clock(), perf(), eph or None, *m))
                     m.clear()
                     if eph:
                         capture._eph_cls = {}
@@ -524,8 +524,8 @@ class Capture:
         return starts, ends
 
     def _outcome_events(self, item: Any, run_started_at: float | None, run_t0: float | None, status: Any,
-                        history_result: Any, now: float, perf_now: float, marks: tuple[Any, ...],
-                        eph: dict[str, str | None] | None) -> list[Any]:
+                        history_result: Any, now: float, perf_now: float, eph: dict[str, str | None] | None,
+                        *marks: Any) -> list[Any]:
         """(writer thread) The prompt's outcome from ComfyUI's status messages: its nodes' timings (cached ones
         marked), the failing node's time, the error (classified and fingerprinted), the prompt record and its
         comfyui_execution operation. ``status`` None: ``history_result`` is ComfyUI's history entry of the prompt
