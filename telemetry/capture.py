@@ -222,7 +222,9 @@ class Capture:
                 try:
                     pid = state.get("prompt_id")
                     if resp.status == 200 and pid is not None and capture._pq is not None:
-                        # accepted, with the id we assigned (no need to parse the answer); the queue position from
+                        # accepted, under the prompt id on_prompt noted (ComfyUI's only 200 answer; no need to parse
+                        # it; an on-prompt handler of another extension running after ours and replacing the id is
+                        # not supported); the queue position from
                         # two len() reads, atomic under the GIL, without the queue's lock (the worker holds it
                         # while it files a finished prompt): off by one at worst
                         pq = capture._pq
