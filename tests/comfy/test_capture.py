@@ -201,19 +201,32 @@ def test_garbage_gets_normal_answers_and_clean_records(comfy):
 
 
 def test_sigkill_mid_prompt_marks_it_crashed_after_restart(tmp_path):
-    """ComfyUI killed with SIGKILL while a slow prompt runs: after restart it is `crashed`; earlier records stay."""
+    """ComfyUI killed with SIGKILL while a slow prompt runs: after restart it is `crashed`; earlier records stay,
+    and so does the timing of the node that finished before the kill (a prompt past 50 ms hands its node timings
+    over as they finish)."""
     server = ComfyServer(base_dir=tmp_path / "base").start()
     try:
         done = server.run(_ok_graph(1))
         assert done["status"] == "success"
-        r = server.queue(_sleep_graph(120, 2), headers={"X-Correlation-ID": "crash-me"})
+        g = Graph()
+        first = g.add("TowerTestSleep", seconds=0.3, value=2)
+        g.add("TowerTestSleep", seconds=120, value=Graph.out(first))
+        r = server.queue(g.prompt(), headers={"X-Correlation-ID": "crash-me"})
         slow = r.json()["prompt_id"]
-        _wait_status(server, slow, "running")
+        deadline = time.monotonic() + 30
+        while True:  # running, with the first node's timing stored
+            rec = server.get(f"/tower/generations/{slow}").json()
+            if rec.get("status") == "running" and any(n["node_id"] == first for n in rec.get("nodes") or []):
+                break
+            assert time.monotonic() < deadline, rec
+            time.sleep(0.05)
         server.kill()
         server.start()
         rec = server.wait_recorded(slow)
         assert rec["status"] == "crashed" and rec["category"] == "crashed"
         assert rec["correlation_id"] == "crash-me"
+        timed = [n for n in rec["nodes"] if n["node_id"] == first]
+        assert len(timed) == 1 and timed[0]["duration_seconds"] >= 0.3 and timed[0]["node_class"] == "TowerTestSleep"
         assert server.get(f"/tower/generations/{done['prompt_id']}").json()["status"] == "success"
     finally:
         server.stop()
