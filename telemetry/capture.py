@@ -1,16 +1,18 @@
 """Capture: the ComfyUI hooks that turn prompts into events. The only telemetry module that touches ComfyUI.
 
-Hooks (feature-detected; each attaches or reports why not, see ``Capture.hooks``):
+Hooks (feature-detected; each attaches or reports why not, see ``Capture.hooks``). They only take notes (ids,
+references to what ComfyUI keeps anyway, clock readings); the recorder's writer thread builds every event from them:
 - ``POST /prompt`` middleware: correlation id in (``X-Correlation-ID``/``X-Request-ID``/``traceparent``) and out
-  (response header); records ``queued`` or ``rejected`` (per-node errors); answers non-JSON bodies with a 400.
-- on-prompt handler: assigns the prompt id early, puts the correlation id into ``extra_data``, keeps the scalar
-  workflow inputs (for failure drivers) — on the event loop, so it only does O(nodes) dict work.
-- ``PromptQueue.get`` wrapper: ``running``; ``PromptQueue.task_done`` wrapper: the outcome from the status messages.
+  (response header); notes ``queued`` or builds ``rejected`` (per-node errors); answers non-JSON bodies with a 400.
+- on-prompt handler: assigns the prompt id early and puts the correlation id (and, where ComfyUI does not, the submit
+  time) into ``extra_data``, which travels with the queue item.
+- ``PromptQueue.get`` wrapper: which prompt runs (``poll_running`` lets the writer record ``running``);
+  ``PromptQueue.task_done`` wrapper: the outcome, from ComfyUI's own history entry of the prompt.
 - ``ProgressRegistry.start_progress``/``finish_progress`` wrappers: per-node start/finish times.
 - ``PromptQueue.delete_queue_item``/``wipe_queue`` wrappers: ``cancelled`` for prompts removed before they ran.
 
 Every hook body is wrapped: a bug here is logged once per kind, counted, shown in health, and never reaches
-ComfyUI (a raising progress handler or task_done kills ComfyUI's worker thread).
+ComfyUI (a raising progress hook or task_done kills ComfyUI's worker thread).
 """
 
 from __future__ import annotations
