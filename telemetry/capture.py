@@ -27,6 +27,7 @@ import uuid
 from typing import Any
 
 from ..reliability.errors import classify_execution_error, classify_rejection
+from . import context as _context
 from .context import PromptContext, emit, set_prompt_provider
 from .derive import extract_inputs
 from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid, register_expander
@@ -230,8 +231,10 @@ class Capture:
                         # two len() reads, atomic under the GIL, without the queue's lock (the worker holds it
                         # while it files a finished prompt): off by one at worst
                         pq = capture._pq
-                        emit((capture._x_queued, pid, cid, state["t0"], clock(),
-                              len(pq.queue) + len(pq.currently_running), state["graph"], state["extra"]))
+                        rec = _context._recorder  # emit() without its frame: this runs for every prompt
+                        if rec is not None:
+                            rec.record((capture._x_queued, pid, cid, state["t0"], clock(),
+                                        len(pq.queue) + len(pq.currently_running), state["graph"], state["extra"]))
                     else:
                         if cid is None:  # on_prompt did not run (ComfyUI answered before it)
                             cid = state["cid"] = mint_correlation_id()
@@ -499,12 +502,16 @@ class Capture:
                     # was given lets those die now, as they would without us, instead of keeping a dozen objects
                     # per prompt alive until the writer runs (each one brings ComfyUI's garbage collections nearer)
                     entry = self_q.history.get(item[1])
-                    if type(entry) is dict and type(entry.get("status")) is dict:
-                        emit((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
-                              perf(), eph or None, *m))  # the node marks inline: one object handed over, not two
+                    rec = _context._recorder  # emit() without its frame: this runs for every prompt
+                    if rec is None:
+                        pass
+                    elif type(entry) is dict and type(entry.get("status")) is dict:
+                        rec.record((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
+                                    perf(), eph or None, *m))  # the node marks inline: one object handed over
                     else:
-                        emit((capture._x_outcome, item, started, t0, kwargs.get("status", args[0] if args else None),
-                              history_result, clock(), perf(), eph or None, *m))
+                        rec.record((capture._x_outcome, item, started, t0,
+                                    kwargs.get("status", args[0] if args else None), history_result, clock(), perf(),
+                                    eph or None, *m))
                     m.clear()
                     if eph:
                         capture._eph_cls = {}
@@ -709,12 +716,30 @@ def _wrap_registry(capture: Capture, reg_cls: type) -> None:
             capture._fail("node_finish", exc)
 
     if _params(orig_start) == _params(orig_finish) == ["self", "node_id"]:  # ComfyUI's own signature
+        # noted_start/noted_finish inline (they run for every node; one Python frame fewer each)
         def start_progress(self: Any, node_id: str) -> Any:
-            noted_start(self, node_id)
+            try:
+                m = capture._marks
+                m.append(node_id)
+                m.append(perf())
+                if "." in node_id:
+                    capture._eph_cls[node_id] = capture._node_class(node_id, self)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_start", exc)
             return orig_start(self, node_id)
 
         def finish_progress(self: Any, node_id: str) -> Any:
-            noted_finish(self, node_id)
+            try:
+                t = perf()
+                cur = capture._cur
+                if cur is not None and t - cur[3] > STREAM_AFTER_S:
+                    capture._stream_node(node_id, t, cur, self)
+                else:
+                    m = capture._marks
+                    m.append(node_id)
+                    m.append(-t)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_finish", exc)
             return orig_finish(self, node_id)
     else:  # another version, or a peer's wrapper
         def start_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
