@@ -27,7 +27,6 @@ import uuid
 from typing import Any
 
 from ..reliability.errors import classify_execution_error, classify_rejection
-from . import context as _context
 from .context import PromptContext, emit, set_prompt_provider
 from .derive import extract_inputs
 from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid, register_expander
@@ -118,10 +117,10 @@ class Capture:
         self._cur: tuple[Any, Any, float, float] | None = None
         self._announced: tuple[Any, ...] | None = None  # the last ``_cur`` the writer recorded as ``running``
         # its nodes' start and finish times, flat: node id, then perf_counter (> 0: started, < 0: finished at -t,
-        # None: finished and already handed over); one list, reused, copied into the outcome as a tuple
+        # None: finished and already handed over); one list, reused, copied into the outcome tuple
         self._marks: list[Any] = []
-        self._eph_cls: dict[str, str | None] = {}
-        self._note_create_time = True  # see attach()  # classes of nodes made while the prompt ran (not in its graph)
+        self._eph_cls: dict[str, str | None] = {}  # classes of nodes made while the prompt ran (not in its graph)
+        self._note_create_time = True  # see attach()
         # what the hooks hand to the writer: flat tuples (code, *clock readings and references), expanded into
         # events on the writer thread (see events.register_expander)
         self._x_queued = register_expander(self._queued_events)
@@ -225,16 +224,13 @@ class Capture:
                 try:
                     pid = state.get("prompt_id")
                     if resp.status == 200 and pid is not None and capture._pq is not None:
-                        # accepted, under the prompt id on_prompt noted (ComfyUI's only 200 answer; no need to parse
-                        # it; an on-prompt handler of another extension running after ours and replacing the id is
-                        # not supported); the queue position from
-                        # two len() reads, atomic under the GIL, without the queue's lock (the worker holds it
-                        # while it files a finished prompt): off by one at worst
+                        # accepted, under the prompt id on_prompt noted (ComfyUI's only 200 answer: no need to parse
+                        # it; an on-prompt handler of another extension that replaces the id after ours is not
+                        # supported); the queue position from two len() reads, atomic under the GIL, without the
+                        # queue's lock (the worker holds it while it files a finished prompt): off by one at worst
                         pq = capture._pq
-                        rec = _context._recorder  # emit() without its frame: this runs for every prompt
-                        if rec is not None:
-                            rec.record((capture._x_queued, pid, cid, state["t0"], clock(),
-                                        len(pq.queue) + len(pq.currently_running), state["graph"], state["extra"]))
+                        emit((capture._x_queued, pid, cid, state["t0"], clock(),
+                              len(pq.queue) + len(pq.currently_running), state["graph"], state["extra"]))
                     else:
                         if cid is None:  # on_prompt did not run (ComfyUI answered before it)
                             cid = state["cid"] = mint_correlation_id()
@@ -372,27 +368,25 @@ class Capture:
         capture = self
         clock, perf = time.time, time.perf_counter
 
+        def started(result: Any) -> None:
+            try:
+                capture._cur = (result[0], result[1], clock(), perf())
+                if capture._marks:  # left over from a prompt whose task_done we did not see
+                    capture._marks.clear()
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("queue_get", exc)
+
         if _params(orig) == ["self", "timeout"]:  # ComfyUI's own signature: no argument tuple and dict per call
             def get(self_q: Any, timeout: Any = None) -> Any:
                 result = orig(self_q, timeout)
                 if result is not None:
-                    try:
-                        capture._cur = (result[0], result[1], clock(), perf())
-                        if capture._marks:  # left over from a prompt whose task_done we did not see
-                            capture._marks.clear()
-                    except Exception as exc:  # noqa: BLE001
-                        capture._fail("queue_get", exc)
+                    started(result)
                 return result
         else:  # another version, or a peer's wrapper
             def get(self_q: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
                 result = orig(self_q, *args, **kwargs)
                 if result is not None:
-                    try:
-                        capture._cur = (result[0], result[1], clock(), perf())
-                        if capture._marks:
-                            capture._marks.clear()
-                    except Exception as exc:  # noqa: BLE001
-                        capture._fail("queue_get", exc)
+                    started(result)
                 return result
 
         return get
@@ -502,16 +496,12 @@ class Capture:
                     # was given lets those die now, as they would without us, instead of keeping a dozen objects
                     # per prompt alive until the writer runs (each one brings ComfyUI's garbage collections nearer)
                     entry = self_q.history.get(item[1])
-                    rec = _context._recorder  # emit() without its frame: this runs for every prompt
-                    if rec is None:
-                        pass
-                    elif type(entry) is dict and type(entry.get("status")) is dict:
-                        rec.record((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
-                                    perf(), eph or None, *m))  # the node marks inline: one object handed over
+                    if type(entry) is dict and type(entry.get("status")) is dict:
+                        emit((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
+                              perf(), eph or None, *m))  # the node marks inline: one object handed over
                     else:
-                        rec.record((capture._x_outcome, item, started, t0,
-                                    kwargs.get("status", args[0] if args else None), history_result, clock(), perf(),
-                                    eph or None, *m))
+                        emit((capture._x_outcome, item, started, t0, kwargs.get("status", args[0] if args else None),
+                              history_result, clock(), perf(), eph or None, *m))
                     m.clear()
                     if eph:
                         capture._eph_cls = {}
@@ -715,31 +705,14 @@ def _wrap_registry(capture: Capture, reg_cls: type) -> None:
         except Exception as exc:  # noqa: BLE001
             capture._fail("node_finish", exc)
 
-    if _params(orig_start) == _params(orig_finish) == ["self", "node_id"]:  # ComfyUI's own signature
-        # noted_start/noted_finish inline (they run for every node; one Python frame fewer each)
+    if _params(orig_start) == _params(orig_finish) == ["self", "node_id"]:  # ComfyUI's own signature: no argument
+        # tuple and dict per call
         def start_progress(self: Any, node_id: str) -> Any:
-            try:
-                m = capture._marks
-                m.append(node_id)
-                m.append(perf())
-                if "." in node_id:
-                    capture._eph_cls[node_id] = capture._node_class(node_id, self)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_start", exc)
+            noted_start(self, node_id)
             return orig_start(self, node_id)
 
         def finish_progress(self: Any, node_id: str) -> Any:
-            try:
-                t = perf()
-                cur = capture._cur
-                if cur is not None and t - cur[3] > STREAM_AFTER_S:
-                    capture._stream_node(node_id, t, cur, self)
-                else:
-                    m = capture._marks
-                    m.append(node_id)
-                    m.append(-t)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_finish", exc)
+            noted_finish(self, node_id)
             return orig_finish(self, node_id)
     else:  # another version, or a peer's wrapper
         def start_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
