@@ -110,7 +110,7 @@ def _hooks_check(capture: Capture) -> dict[str, Any]:
     failed = {k: v for k, v in capture.hooks.items() if v != "ok"}
     status = "degraded" if failed or capture.errors else "ok"
     return {"status": status, "attached": capture.hooks, "errors": capture.errors,
-            "lifecycle_api": capture.lifecycle_api}
+            "lifecycle_api": capture.lifecycle_api, "post_prompt_via": capture.post_hook}
 
 
 # queued is DEBUG; a successful outcome is one INFO line in the JSON log only (ComfyUI prints its own "Prompt

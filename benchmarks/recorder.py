@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import types
+import uuid
 from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +26,7 @@ if "tower_sentinel" not in sys.modules:
 
 from _report import write_section  # noqa: E402
 from tower_sentinel.telemetry.config import Settings  # noqa: E402
-from tower_sentinel.telemetry.events import OperationEvent, PromptEvent, new_id, new_uuid  # noqa: E402
+from tower_sentinel.telemetry.events import OperationEvent, PromptEvent, new_id  # noqa: E402
 from tower_sentinel.telemetry.recorder import Recorder  # noqa: E402
 from tower_sentinel.telemetry.store import SQLiteStore  # noqa: E402
 
@@ -43,7 +44,7 @@ def prompt_mix(n_prompts: int) -> list:
     operations (6 events; times as the capture hooks take them)."""
     out = []
     for i in range(n_prompts):
-        pid, cid, t = new_uuid(), new_id(), time.time()
+        pid, cid, t = str(uuid.uuid4()), new_id(), time.time()
         graph = {"1": {"class_type": "KSampler", "inputs": {"steps": 20 + i % 5, "cfg": 7.0}}}
         out += [
             PromptEvent(new_id(), prompt_id=pid, status="queued", at=t, correlation_id=cid, instance_id="bench:1",

@@ -2,10 +2,11 @@
 
 Hooks (feature-detected; each attaches or reports why not, see ``Capture.hooks``). They only take notes (ids,
 references to what ComfyUI keeps anyway, clock readings); the recorder's writer thread builds every event from them:
-- ``POST /prompt`` middleware: correlation id in (``X-Correlation-ID``/``X-Request-ID``/``traceparent``) and out
-  (response header); notes ``queued`` or builds ``rejected`` (per-node errors); answers non-JSON bodies with a 400.
-- on-prompt handler: assigns the prompt id early and puts the correlation id (and, where ComfyUI does not, the submit
-  time) into ``extra_data``, which travels with the queue item.
+- ``POST /prompt`` handler wrapper (its route, or a middleware where ComfyUI's routes are already added): correlation
+  id in (``X-Correlation-ID``/``X-Request-ID``/``traceparent``) and out (response header); builds ``rejected`` (per-node
+  errors); answers non-JSON bodies with a 400.
+- ``PromptQueue.put`` wrapper: puts the correlation id (and, where ComfyUI does not, the submit time) into the item's
+  ``extra_data``, which travels with it to the worker and the writer, and notes ``queued`` with the queue position.
 - ``PromptQueue.get`` wrapper: which prompt runs (``poll_running`` lets the writer record ``running``);
   ``PromptQueue.task_done`` wrapper: the outcome, from ComfyUI's own history entry of the prompt.
 - ``ProgressRegistry.start_progress``/``finish_progress`` wrappers: per-node start/finish times.
@@ -18,6 +19,7 @@ ComfyUI (a raising progress hook or task_done kills ComfyUI's worker thread).
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import re
@@ -29,7 +31,7 @@ from typing import Any
 from ..reliability.errors import classify_execution_error, classify_rejection
 from .context import PromptContext, emit, set_prompt_provider
 from .derive import extract_inputs
-from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, new_uuid, register_expander
+from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, register_expander
 from .fingerprint import fingerprint
 
 __all__ = ["Capture", "comfy_facts", "sanitize_correlation_id", "correlation_from_headers", "extract_inputs"]
@@ -121,6 +123,7 @@ class Capture:
         self._marks: list[Any] = []
         self._eph_cls: dict[str, str | None] = {}  # classes of nodes made while the prompt ran (not in its graph)
         self._note_create_time = True  # see attach()
+        self.post_hook: str | None = None  # how POST /prompt is wrapped: "route" (its handler) or "middleware"
         # what the hooks hand to the writer: flat tuples (code, *clock readings and references), expanded into
         # events on the writer thread (see events.register_expander)
         self._x_queued = register_expander(self._queued_events)
@@ -138,7 +141,7 @@ class Capture:
 
     def get_stats(self) -> dict[str, Any]:
         return {"hooks": dict(self.hooks), "errors": dict(self.errors),
-                "lifecycle_api": self.lifecycle_api}
+                "lifecycle_api": self.lifecycle_api, "post_hook": self.post_hook}
 
     # --- attach -----------------------------------------------------------------------------------------------
     def attach(self, server: Any) -> dict[str, str]:
@@ -152,9 +155,9 @@ class Capture:
             self._note_create_time = '"create_time"' not in inspect.getsource(type(server))
         except Exception:  # noqa: BLE001 - no source: note it (ComfyUI overwrites ours if it sets its own)
             self._note_create_time = True
-        self._attach("middleware", lambda: server.app.middlewares.append(self._middleware()))
-        self._attach("on_prompt", lambda: server.add_on_prompt_handler(self._on_prompt))
+        self._attach("post_prompt", lambda: self._attach_post(server))
         pq = getattr(execution, "PromptQueue", None)
+        self._attach("queue_put", lambda: self._wrap(pq, "put", self._wrap_put))
         self._attach("queue_get", lambda: self._wrap(pq, "get", self._wrap_get))
         self._attach("task_done", lambda: self._wrap(pq, "task_done", self._wrap_task_done))
         self._attach("queue_delete", lambda: (self._wrap(pq, "delete_queue_item", self._wrap_delete),
@@ -192,126 +195,159 @@ class Capture:
 
         _wrap_registry(self, progress.ProgressRegistry)
 
-    # --- POST /prompt (event loop) ----------------------------------------------------------------------------
-    def _middleware(self) -> Any:
+    # --- POST /prompt and the queue's put (event loop) ---------------------------------------------------------
+    # Per accepted prompt: the handler wrapper reads the correlation headers, notes the request's start and sets
+    # the response header; the put wrapper puts the correlation id into extra_data (it travels with the queue item
+    # to the worker and the writer) and hands the writer one tuple. Nothing else runs per prompt here: ComfyUI
+    # assigns the prompt id as usual, and only a rejected or unparsable request has its body read again.
+    def _attach_post(self, server: Any) -> None:
+        """Wrap ComfyUI's ``POST /prompt`` handler in its ``RouteDef`` before ComfyUI adds its routes to the app
+        (``/api/prompt`` is made from the same one), so no other request passes through us; where the routes are
+        already added, fall back to a middleware (innermost, so it sees what the handler answers)."""
         from aiohttp import web
 
-        capture = self
+        post = self._post_prompt()
+        items = getattr(getattr(server, "routes", None), "_items", None)
+        added = any(getattr(r, "canonical", None) in ("/prompt", "/api/prompt") for r in server.app.router.resources())
+        if not added and type(items) is list:
+            for i, d in enumerate(items):
+                if isinstance(d, web.RouteDef) and d.method == "POST" and d.path == "/prompt":
+                    if getattr(d.handler, "__tower_wrapped__", False):
+                        return
+                    wrapped = functools.partial(post, handler=d.handler)
+                    wrapped.__tower_wrapped__ = True  # type: ignore[attr-defined]
+                    items[i] = web.RouteDef(d.method, d.path, wrapped, d.kwargs)
+                    self.post_hook = "route"
+                    return
         paths = frozenset(("/prompt", "/api/prompt"))
-        clock = time.time
 
         @web.middleware
         async def tower_prompt_middleware(request: Any, handler: Any) -> Any:
             if request.method != "POST" or request.path not in paths:
                 return await handler(request)
-            state: dict[str, Any] = {"cid": correlation_from_headers(request.headers), "t0": clock()}
-            token = capture._req.set(state)
+            return await post(request, handler)
+
+        server.app.middlewares.append(tower_prompt_middleware)
+        self.post_hook = "middleware"
+
+    def _post_prompt(self) -> Any:
+        capture = self
+        req = self._req
+        clock = time.time
+
+        async def post(request: Any, handler: Any) -> Any:
+            # the request's [correlation id from its headers, start, the correlation id the put wrapper used]
+            state = [correlation_from_headers(request.headers), clock(), None]
+            token = req.set(state)
             try:
-                try:
-                    resp = await handler(request)
-                except ValueError as exc:  # aiohttp's request.json() on a non-JSON body
-                    cid = state["cid"] or mint_correlation_id()
-                    body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
-                                      "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
-                    resp = web.json_response(body, status=400)
-                    state["cid"] = cid
-                    state["prompt_id"] = str(uuid.uuid4())
-                    capture._after_post(state, 400, body)
-                    resp.headers["X-Correlation-ID"] = cid
-                    resp.headers["X-Tower-Prompt-ID"] = state["prompt_id"]
-                    return resp
-                cid = state["cid"]
-                try:
-                    pid = state.get("prompt_id")
-                    if resp.status == 200 and pid is not None and capture._pq is not None:
-                        # accepted, under the prompt id on_prompt noted (ComfyUI's only 200 answer: no need to parse
-                        # it; an on-prompt handler of another extension that replaces the id after ours is not
-                        # supported); the queue position from two len() reads, atomic under the GIL, without the
-                        # queue's lock (the worker holds it while it files a finished prompt): off by one at worst
-                        pq = capture._pq
-                        emit((capture._x_queued, pid, cid, state["t0"], clock(),
-                              len(pq.queue) + len(pq.currently_running), state["graph"], state["extra"]))
-                    else:
-                        if cid is None:  # on_prompt did not run (ComfyUI answered before it)
-                            cid = state["cid"] = mint_correlation_id()
-                        raw = getattr(resp, "body", None)
-                        body = json.loads(raw) if isinstance(raw, (bytes, str)) else None
-                        capture._after_post(state, resp.status, body)
-                        if state.get("prompt_id") and resp.status != 200:
-                            resp.headers["X-Tower-Prompt-ID"] = str(state["prompt_id"])[:128]
-                except Exception as exc:  # noqa: BLE001
-                    capture._fail("middleware", exc)
-                if cid is None:
-                    cid = state["cid"] = mint_correlation_id()
+                resp = await handler(request)
+            except ValueError as exc:  # aiohttp's request.json() on a non-JSON body: a 400, not ComfyUI's 500
+                from aiohttp import web
+
+                body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
+                                  "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
+                resp = web.json_response(body, status=400)
+            finally:
+                req.reset(token)
+            cid = state[2]
+            if cid is not None and resp.status == 200:  # queued, and handed over by the put wrapper
                 resp.headers["X-Correlation-ID"] = cid
                 return resp
-            finally:
-                capture._req.reset(token)
+            try:
+                cid, pid = await capture._post_not_queued(request, resp, state)
+                if pid is not None:
+                    resp.headers["X-Tower-Prompt-ID"] = pid
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("post_prompt", exc)
+                cid = state[0] or mint_correlation_id()
+            resp.headers["X-Correlation-ID"] = cid
+            return resp
 
-        return tower_prompt_middleware
+        return post
 
-    def _on_prompt(self, json_data: Any) -> Any:
-        """Before ComfyUI validates and queues the prompt: assign its id, and put the correlation id (and, on a
-        ComfyUI that does not note it, the submit time) into its extra_data, which travels with the queue item to
-        the worker and the writer (the worker may start the prompt before our answer to the POST is built)."""
-        try:
-            if type(json_data) is not dict:
-                return json_data
-            state = self._req.get()
-            if state is None:  # a POST that did not come through our middleware (another path or a test)
-                state = {"cid": None, "t0": time.time()}
-                self._req.set(state)
-            pid = json_data.get("prompt_id")
-            if pid is None:
-                pid = json_data["prompt_id"] = new_uuid()
-                own = True
-            else:
-                pid, own = str(pid), False
-            extra = json_data.get("extra_data")
-            if extra is None and "extra_data" not in json_data:  # a malformed one is left to ComfyUI to answer
-                extra = json_data["extra_data"] = {}
-            cid = state["cid"]
-            if cid is None:
-                if type(extra) is dict:
-                    cid = sanitize_correlation_id(extra.get(CORRELATION_KEY))
-                if cid is None:  # none sent: the prompt id we assigned is unique per request, so it serves
-                    cid = pid if own else (sanitize_correlation_id(pid) or mint_correlation_id())
-                state["cid"] = cid
+    def _wrap_put(self, orig: Any) -> Any:
+        capture = self
+        req = self._req
+        clock = time.time
+
+        def noted(self_q: Any, item: Any) -> tuple[Any, str, int]:
+            """The correlation id (the request's header, else the client's in extra_data, else the prompt id, which
+            is unique per request) into the item's extra_data, before ComfyUI queues it; and the queue position."""
+            state = req.get()
+            cid = state[0] if state is not None else None
+            extra = item[3]
             if type(extra) is dict:
+                if cid is None:
+                    cid = sanitize_correlation_id(extra.get(CORRELATION_KEY)) or sanitize_correlation_id(item[1])
+                    cid = cid or mint_correlation_id()
                 extra[CORRELATION_KEY] = cid
-                if self._note_create_time and "create_time" not in extra:  # ComfyUI's own, where it has none
-                    extra["create_time"] = int(state["t0"] * 1000)
-            state["prompt_id"] = pid
-            state["graph"] = json_data.get("prompt")
-            state["extra"] = extra
-        except Exception as exc:  # noqa: BLE001
-            self._fail("on_prompt", exc)
-        return json_data
+                if capture._note_create_time and "create_time" not in extra:  # ComfyUI's own, where it has none
+                    extra["create_time"] = int(clock() * 1000)
+            elif cid is None:
+                cid = sanitize_correlation_id(item[1]) or mint_correlation_id()
+            # two len() reads, atomic under the GIL, without the queue's lock: off by one at worst
+            return state, cid, len(self_q.queue) + len(self_q.currently_running) + 1
 
-    def _after_post(self, state: dict[str, Any], status: int, body: Any) -> None:
+        def handed(item: Any, state: Any, cid: str, position: int) -> None:
+            t = clock()
+            emit((capture._x_queued, str(item[1]), cid, t if state is None else state[1], t, position, item[2],
+                  item[3]))
+            if state is not None:
+                state[2] = cid
+
+        def put(self_q: Any, item: Any) -> Any:
+            try:
+                state, cid, position = noted(self_q, item)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("queue_put", exc)
+                return orig(self_q, item)
+            result = orig(self_q, item)
+            try:
+                handed(item, state, cid, position)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("queue_put", exc)
+            return result
+
+        return put
+
+    async def _post_not_queued(self, request: Any, resp: Any, state: list[Any]) -> tuple[str, str | None]:
+        """(event loop, rare) A POST our put wrapper did not see: a rejection (recorded with its per-node errors,
+        under the client's prompt id or a new one, returned as the second value), ComfyUI's own failure (nothing
+        recorded), or an accepted prompt queued past our wrapper (recorded from the answer). The request's body is
+        read again from aiohttp's copy."""
+        status = resp.status
+        sent: Any = None
+        try:
+            sent = json.loads(await request.read())
+        except Exception:  # noqa: BLE001 - not JSON: recorded without its graph
+            pass
+        sent = sent if type(sent) is dict else {}
+        extra = sent.get("extra_data")
+        cid = state[0] or (sanitize_correlation_id(extra.get(CORRELATION_KEY)) if type(extra) is dict else None)
+        raw = getattr(resp, "body", None)
+        try:
+            body = json.loads(raw) if isinstance(raw, (bytes, str)) else None
+        except ValueError:
+            body = None
+        if status == 200:
+            pid = body.get("prompt_id") if isinstance(body, dict) else None
+            if pid is None:
+                return cid or mint_correlation_id(), None
+            pid = str(pid)
+            cid = cid or sanitize_correlation_id(pid) or mint_correlation_id()
+            now = time.time()
+            emit((self._x_queued, pid, cid, state[1], now, None, sent.get("prompt"), extra))
+            return cid, None
+        if status >= 500:  # ComfyUI's own failure, not a rejection of the prompt
+            return cid or mint_correlation_id(), None
+        pid = sent.get("prompt_id")
+        pid = str(pid)[:128] if pid is not None else str(uuid.uuid4())
+        cid = cid or sanitize_correlation_id(pid) or mint_correlation_id()
+        self._rejected(pid, cid, state[1], status, body, sent.get("prompt"), extra)
+        return cid, pid
+
+    def _rejected(self, pid: str, cid: str, started: float, status: int, body: Any, graph: Any, extra: Any) -> None:
         now = time.time()
-        started = state["t0"]
-        cid = state["cid"]
-        graph = state.get("graph")
-        extra = state.get("extra")
-        pid = state.get("prompt_id")
-        if status == 200 and isinstance(body, dict) and body.get("prompt_id"):
-            pid = str(body["prompt_id"])
-            position = None
-            try:  # get_tasks_remaining() without its lock (the worker holds it while it files a finished
-                # prompt): two len() reads are atomic under the GIL, and a position off by one is still useful
-                pq = self._server.prompt_queue
-                position = len(pq.queue) + len(pq.currently_running)
-            except Exception:  # noqa: BLE001
-                try:
-                    position = int(self._server.prompt_queue.get_tasks_remaining())
-                except Exception:  # noqa: BLE001
-                    pass
-            emit((self._x_queued, pid, cid, started, now, position, graph, extra))
-            return
-        if status >= 500:
-            return  # ComfyUI's own failure, not a rejection of the prompt
-        pid = pid or str(uuid.uuid4())
         err = body.get("error") if isinstance(body, dict) else None
         err_type = err.get("type") if isinstance(err, dict) else None
         message = (err.get("message") if isinstance(err, dict) else None) or f"prompt rejected (HTTP {status})"

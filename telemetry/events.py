@@ -17,7 +17,6 @@ field), and they are built on ComfyUI's threads.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import random
@@ -35,7 +34,6 @@ __all__ = [
     "FeedbackEvent",
     "utcnow",
     "new_id",
-    "new_uuid",
     "PROMPT_STATUS_RANK",
     "Deferred",
     "EXPANDERS",
@@ -66,24 +64,6 @@ _rng = random.Random(os.urandom(32))  # ids need uniqueness, not secrecy: no sys
 def new_id() -> str:
     """32 hex chars, time-ordered (nanoseconds, then 64 random bits): appends at the end of the key indexes."""
     return "%016x%016x" % (time.time_ns(), _rng.getrandbits(64))  # noqa: UP031 - the fastest formatting here
-
-
-def _uuid7_prefix() -> str:
-    ms = (time.time_ns() // 1_000_000) & 0xFFFFFFFFFFFF
-    r = _rng.getrandbits(26)  # 12 bits rand_a, 14 bits of rand_b after the variant bits
-    return "%08x-%04x-7%03x-%04x-" % (ms >> 16, ms & 0xFFFF, r >> 14, 0x8000 | (r & 0x3FFF))  # noqa: UP031
-
-
-_UUID7_PREFIX = _uuid7_prefix()
-_uuid7_counter = itertools.count(_rng.getrandbits(40))
-
-
-def new_uuid() -> str:
-    """A time-ordered UUID string for the prompt ids we assign (RFC 9562 version 7, with the last 48 bits a counter,
-    its "dedicated counter" method): the process's start millisecond and random bits, formatted once, then a
-    counter from a random start. Unique, increasing within a process and from one start to the next, so new prompts
-    append at the end of the prompt-id indexes; and cheap, since it runs on ComfyUI's event loop for every prompt."""
-    return _UUID7_PREFIX + "%012x" % next(_uuid7_counter)  # noqa: UP031
 
 
 _SECOND: tuple[int, str] = (-1, "")  # the last whole second formatted: timestamps of a batch share it

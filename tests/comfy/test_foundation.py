@@ -18,7 +18,8 @@ def test_health_answers_with_hooks(comfy):
         assert body["comfyui_version"] == "0.3.75"
         hooks = body["checks"]["hooks"]
         assert hooks["status"] == "ok"
-        assert set(hooks["attached"]) >= {"middleware", "on_prompt", "queue_get", "task_done", "node_timing"}
+        assert set(hooks["attached"]) >= {"post_prompt", "queue_put", "queue_get", "task_done", "node_timing"}
+        assert hooks["post_prompt_via"] == "route"  # ComfyUI's handler wrapped before it adds its routes
         assert all(v == "ok" for v in hooks["attached"].values())
 
 

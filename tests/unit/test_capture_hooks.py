@@ -207,56 +207,93 @@ def test_failing_node_gets_its_timing_and_the_error_its_inputs(rec):
     assert (final.status, final.failing_node_id, final.error_id) == ("error", "2", err.event_id)
 
 
+def _put_wrapped(cap):
+    """ComfyUI's PromptQueue.put, wrapped by the capture: the item goes to the queue."""
+    def put(self_q, item):
+        self_q.queue.append(item)
+
+    return cap._wrap_put(put)
+
+
 def test_a_prompt_started_before_the_post_is_answered_keeps_its_correlation_and_wait(rec):
-    """The worker may take a prompt before the event loop has built the answer to its POST: what the writer needs
-    (correlation id, submit time) travels in the prompt's extra_data, put there before ComfyUI queues it; on a
-    ComfyUI that does not note the submit time (0.3.64) on_prompt notes it."""
+    """The worker may take a prompt before the event loop has answered its POST: what the writer needs (correlation
+    id, submit time) travels in the item's extra_data, put there by the put wrapper before ComfyUI queues it; on a
+    ComfyUI that does not note the submit time (0.3.64) the wrapper notes it. The queued record comes from the one
+    tuple put hands over, with the queue position at submit and the request's start."""
     import time
 
     h = _Hooks(version="0.3.64")
     cap = h.cap
-    cap._server = SimpleNamespace(prompt_queue=SimpleNamespace(queue=[], currently_running={}))
-    state = {"cid": "c-early", "t0": time.time() - 0.25}
+    put = _put_wrapped(cap)
+    h.q.currently_running[99] = ("busy",)  # one prompt running: the new one is second
+    state = ["c-early", time.time() - 0.25, None]
     cap._req.set(state)
     graph = {"1": {"class_type": "TowerTestSucceed", "inputs": {"value": 1}}}
-    body = {"prompt": graph}
-    cap._on_prompt(body)
-    pid = state["prompt_id"]
-    extra = body["extra_data"]
-    assert extra["correlation_id"] == "c-early" and extra["create_time"] == int(state["t0"] * 1000)
-    tid = h.start((0, pid, graph, extra, ["1"]))
+    extra = {"client_id": "cl-1"}
+    put(h.q, (0, "p-early", graph, extra, ["1"], {}))
+    assert state[2] == "c-early"  # the handler wrapper's response header
+    assert extra["correlation_id"] == "c-early" and extra["create_time"] >= int(state[1] * 1000)
+    del h.q.currently_running[99]
+    item = h.q.queue.pop()
+    tid = h.start(item)
     running = _expand(cap.poll_running())[0]
-    assert running.correlation_id == "c-early" and running.queue_wait_seconds >= 0.2
+    assert running.correlation_id == "c-early" and running.queue_wait_seconds >= 0
     h.finish(tid, _status("success"))
-    cap._after_post(state, 200, {"prompt_id": pid})
     prompts = [e for e in _expand(rec.events) if isinstance(e, PromptEvent)]
-    assert [(p.status, p.correlation_id) for p in prompts] == [("success", "c-early"), ("queued", "c-early")]
-    assert prompts[0].queue_wait_seconds >= 0.2
+    assert [(p.status, p.correlation_id) for p in prompts] == [("queued", "c-early"), ("success", "c-early")]
+    assert prompts[0].queue_position == 2 and prompts[0].client_id == "cl-1" and prompts[0].prompt == graph
+    queue_op = next(e for e in _expand(rec.events) if isinstance(e, OperationEvent)
+                    and e.operation_type == "comfyui_queue")
+    assert queue_op.start_time == state[1] and queue_op.success is True
 
-    # ComfyUI's own create_time (0.3.75 sets it when it queues) is left alone; a malformed extra_data is left to
-    # ComfyUI to answer
-    cap._req.set({"cid": None, "t0": time.time()})
-    body = {"prompt": graph, "extra_data": {"create_time": 5}}
-    cap._on_prompt(body)
-    assert body["extra_data"]["create_time"] == 5
-    cap._req.set({"cid": None, "t0": time.time()})
-    body = {"prompt": graph, "extra_data": None}
-    assert cap._on_prompt(body)["extra_data"] is None
+    # ComfyUI's own create_time (0.3.75 sets it before it queues) is left alone; an extra_data that is not a dict is
+    # left as it is, and the prompt still queued and recorded
+    cap._req.set([None, time.time(), None])
+    extra = {"create_time": 5}
+    put(h.q, (1, "p-2", graph, extra, ["1"], {}))
+    assert extra["create_time"] == 5 and extra["correlation_id"] == "p-2"
+    cap._req.set([None, time.time(), None])
+    put(h.q, (2, "p-3", graph, None, ["1"], {}))
+    assert h.q.queue[-1][3] is None and len(h.q.queue) == 2
+    assert [e.prompt_id for e in _expand(rec.events[-2:]) if isinstance(e, PromptEvent)] == ["p-2", "p-3"]
+    assert not cap.errors
 
 
 def test_without_a_correlation_id_the_prompt_id_serves(rec):
-    """No header and none in extra_data: the prompt id we assign doubles as the correlation id (unique per
-    request, and no second id to mint); a client's own malformed prompt id is not used."""
+    """No header and none in extra_data: ComfyUI's prompt id doubles as the correlation id (unique per request, and
+    no second id to mint); a client's correlation id in extra_data wins over it; a client's own malformed prompt id
+    is not used. A prompt queued without a request (another extension calling put) is recorded too."""
     import time
 
     cap = Capture(instance_id="i-1", comfyui_version="0.3.75", extension_version="t")
-    state = {"cid": None, "t0": time.time()}
+    q = _Queue()
+    put = _put_wrapped(cap)
+    cases = [("3f2a-uuid", {}, "3f2a-uuid"), ("p-1", {"correlation_id": "from-client"}, "from-client"),
+             ("p-2", {"correlation_id": "bad id"}, "p-2")]
+    for pid, extra, want in cases:
+        state = [None, time.time(), None]
+        cap._req.set(state)
+        put(q, (0, pid, {}, extra, [], {}))
+        assert state[2] == extra["correlation_id"] == want
+    state = [None, time.time(), None]
     cap._req.set(state)
-    body = {"prompt": {}}
-    cap._on_prompt(body)
-    assert state["cid"] == state["prompt_id"] == body["prompt_id"] == body["extra_data"]["correlation_id"]
-    state = {"cid": None, "t0": time.time()}
-    cap._req.set(state)
-    body = {"prompt": {}, "prompt_id": "bad id with spaces"}
-    cap._on_prompt(body)
-    assert state["cid"] != "bad id with spaces" and capture_mod.sanitize_correlation_id(state["cid"])
+    extra = {}
+    put(q, (0, "bad id with spaces", {}, extra, [], {}))
+    assert state[2] == extra["correlation_id"] != "bad id with spaces"
+    assert capture_mod.sanitize_correlation_id(state[2])
+    cap._req.set(None)
+    extra = {}
+    put(q, (0, "from-a-peer", {}, extra, [], {}))
+    assert extra["correlation_id"] == "from-a-peer"
+    queued = [e for e in _expand(rec.events) if isinstance(e, PromptEvent)]
+    assert [e.prompt_id for e in queued] == ["3f2a-uuid", "p-1", "p-2", "bad id with spaces", "from-a-peer"]
+    assert all(e.status == "queued" for e in queued) and len(q.queue) == 5
+
+
+def test_a_bug_in_the_put_wrapper_still_queues_the_prompt(rec):
+    """A bug in our part (here: an item too short) is counted and the prompt still goes to ComfyUI's queue."""
+    cap = Capture(instance_id="i-1", comfyui_version="0.3.75", extension_version="t")
+    q = _Queue()
+    put = _put_wrapped(cap)
+    put(q, ("short",))
+    assert q.queue == [("short",)] and cap.errors == {"queue_put": 1}

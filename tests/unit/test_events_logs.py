@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import random
-import uuid
 from datetime import datetime, timezone
 
 from tower_sentinel.telemetry import logs
 from tower_sentinel.telemetry.derive import describe_prompt
-from tower_sentinel.telemetry.events import OperationEvent, PromptEvent, _ts, new_id, new_uuid
+from tower_sentinel.telemetry.events import OperationEvent, PromptEvent, _ts, new_id
 
 
 def test_epoch_and_datetime_timestamps_format_alike():
@@ -26,16 +25,6 @@ def test_epoch_and_datetime_timestamps_format_alike():
     assert _ts(1700000000.9999999) == "2023-11-14 22:13:21.000000"  # rounding carries into the next second
     ev = OperationEvent(new_id(), operation_type="x", start_time=10.0, end_time=12.5)
     assert ev.to_row()["duration_seconds"] == 2.5
-
-
-def test_prompt_ids_are_time_ordered_uuid7():
-    ids = [new_uuid() for _ in range(2000)]
-    assert len(set(ids)) == 2000
-    for s in ids[:50]:
-        u = uuid.UUID(s)
-        assert u.version == 7 and u.variant == uuid.RFC_4122 and str(u) == s
-    assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)  # milliseconds lead
-    assert ids == sorted(ids)  # and within a process they increase
 
 
 def test_prompt_graph_is_derived_by_the_writer_and_garbage_is_harmless():
