@@ -255,7 +255,7 @@ class Capture:
                 return resp
             try:
                 cid, pid = await capture._post_not_queued(request, resp, state)
-                if pid is not None:
+                if pid is not None and pid.isascii() and pid.isprintable():  # a client's id may not fit a header
                     resp.headers["X-Tower-Prompt-ID"] = pid
             except Exception as exc:  # noqa: BLE001
                 capture._fail("post_prompt", exc)

@@ -106,6 +106,8 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
             r = await client.post("/prompt", json={"prompt": "invalid", "prompt_id": "mine-1",
                                                    "extra_data": {"correlation_id": "from-extra"}})
             out["invalid"] = (r.status, r.headers.get("X-Correlation-ID"), r.headers.get("X-Tower-Prompt-ID"))
+            r = await client.post("/prompt", json={"prompt": "invalid", "prompt_id": "evil\r\nSet-Cookie: x=1"})
+            out["evil"] = (r.status, r.headers.get("X-Tower-Prompt-ID"), "Set-Cookie" in r.headers)
             r = await client.get("/other", headers={"X-Correlation-ID": "x"})
             out["other"] = (r.status, r.headers.get("X-Correlation-ID"))
             return out
@@ -121,11 +123,13 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
     assert status == 400 and body["error"]["type"] == "invalid_json" and cid and rejected_pid
     assert out["invalid"] == (400, "from-extra", "mine-1")
     assert out["other"] == (200, None)  # other routes untouched
+    assert out["evil"] == (400, None, False)  # a client's prompt id that cannot be a header is not sent back
 
     evs = _expand(rec.events)
     prompts = [(e.prompt_id, e.status, e.correlation_id) for e in evs if isinstance(e, PromptEvent)]
-    assert prompts == [(out["header"][2], "queued", "abc-123"), (pid, "queued", pid),
-                       (rejected_pid, "rejected", cid), ("mine-1", "rejected", "from-extra")]
+    assert prompts[:4] == [(out["header"][2], "queued", "abc-123"), (pid, "queued", pid),
+                           (rejected_pid, "rejected", cid), ("mine-1", "rejected", "from-extra")]
+    assert prompts[4][:2] == ("evil\r\nSet-Cookie: x=1", "rejected")  # recorded under the client's id
     plain = next(e for e in evs if isinstance(e, PromptEvent) and e.prompt_id == pid)
     assert plain.client_id == "c" and plain.queue_position == 2 and plain.prompt == {"1": {}}
     errors = {e.prompt_id: e for e in evs if isinstance(e, ErrorEvent)}
@@ -133,6 +137,6 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
     assert "steps < 1" in errors["mine-1"].message
     ops = [(e.prompt_id, e.success) for e in evs if isinstance(e, OperationEvent)
            and e.operation_type == "comfyui_queue"]
-    assert ops == [(out["header"][2], True), (pid, True), (rejected_pid, False), ("mine-1", False)]
+    assert ops[:4] == [(out["header"][2], True), (pid, True), (rejected_pid, False), ("mine-1", False)]
     assert not cap.errors
     json.dumps(cap.get_stats())  # health shows how it is attached
