@@ -19,6 +19,9 @@ server without a pause, longer than the writer may wait for ComfyUI to go quiet,
 the timed window: the steady-state cost under a flood of no-op prompts. A third part repeats the bursts with each
 server's threads on one core and the client on the other (fresh servers again): the server's wall time is then its
 CPU time, the client's CPU no longer competes with it, and per-thread CPU inside the bursts shows where the cost is.
+A fourth part switches the extension's hooks off and on inside the same server processes (``POST /bench/hooks`` of
+the benchmark-only node package), bursts in ABBA order: on a shared VM two processes of the same code differ by
+several percent, which comparing a process with itself cancels; it measures what the hooks cost each prompt.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ SESSIONS = 4  # the four servers are started afresh this many times; ROUNDS are 
 SUSTAINED = 4000
 PINNED_SESSIONS = 3
 PINNED_ROUNDS = 4
+TOGGLE_SESSIONS = 2
+TOGGLE_CYCLES = 12
+TOGGLE_ONLY = None  # every hook (an experiment may name some: "post_prompt", "put", "get", "task_done", ...)
 FINAL = ("success", "error", "interrupted")
 
 
@@ -192,6 +198,70 @@ writer's work comes after each burst (not timed here; the sustained flood above 
     return body, per_round
 
 
+def toggle_part() -> tuple[str, list[float]]:
+    """Tower Sentinel's hooks on and off inside the same processes (``POST /bench/hooks``), bursts in ABBA order,
+    each server on one core and the client on the other: two processes of the same code differ by several percent
+    on a shared VM, which this cancels; what it measures is what the hooks cost each prompt (the extension stays
+    loaded, its writer idle while they are off)."""
+    names = ("ours-1", "ours-2")
+    own = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    wall = {True: 0.0, False: 0.0}
+    cpu = {True: [0.0, 0.0], False: [0.0, 0.0]}  # event loop, prompt worker
+    per_cycle: list[float] = []
+    bursts = 0
+    try:
+        for session in range(TOGGLE_SESSIONS):
+            servers = {name: ComfyServer(with_extension=True, extra_nodes=(GCPROBE, TESTING_NODES)) for name in names}
+            try:
+                _start(servers)
+                for s in servers.values():
+                    _pin(s.proc.pid, 1)
+                clients = {name: Client(s) for name, s in servers.items()}
+                for c in clients.values():
+                    run_burst(c, 10_000_000, 100, True)
+                for k in range(TOGGLE_CYCLES):
+                    for name in (names if k % 2 == 0 else names[::-1]):
+                        c, pid = clients[name], servers[name].proc.pid
+                        w_cycle = {True: 0.0, False: 0.0}
+                        for on in ((True, False, False, True) if k % 2 == 0 else (False, True, True, False)):
+                            c.call("POST", "/bench/hooks", {"on": on, "only": TOGGLE_ONLY})
+                            c.call("POST", "/bench/gc/level", {})
+                            a = _thread_cpu(pid)
+                            w, _ = run_burst(c, 40_000_000 + bursts * PROMPTS, PROMPTS, False)
+                            b = _thread_cpu(pid)
+                            bursts += 1
+                            if on:  # recorded before the next burst (not timed)
+                                run_burst(c, 0, 0, True)
+                            d = {t: b[t] - a.get(t, 0) for t in b}
+                            cpu[on][0] += d.pop(pid, 0)
+                            cpu[on][1] += max(d.values(), default=0)
+                            w_cycle[on] += w
+                            wall[on] += w
+                        per_cycle.append(w_cycle[False] / w_cycle[True])
+                    c.call("POST", "/bench/hooks", {"on": True})
+            finally:
+                for s in servers.values():
+                    s.stop()
+    finally:
+        os.sched_setaffinity(0, own)
+    n = bursts // 2 * PROMPTS  # prompts each way
+    us = {on: [x / n / 1000 for x in cpu[on]] for on in (True, False)}
+    body = f"""### Hooks on and off in the same processes (one core per server)
+
+| Tower Sentinel's hooks | wall time per prompt | CPU per prompt: event loop | prompt worker |
+|---|---|---|---|
+| on | {wall[True] / n * 1e6:.0f} µs | {us[True][0]:.1f} µs | {us[True][1]:.1f} µs |
+| off (ComfyUI's own methods put back) | {wall[False] / n * 1e6:.0f} µs | {us[False][0]:.1f} µs | {us[False][1]:.1f} µs |
+
+Throughput ratio hooks on/off: **{statistics.median(per_cycle):.3f}** (median of {len(per_cycle)} ABBA cycles of four
+bursts of {PROMPTS}; all bursts' totals {wall[False] / wall[True]:.3f}; {TOGGLE_SESSIONS} fresh pairs of servers).
+What the hooks add per trivial prompt: event loop {us[True][0] - us[False][0]:+.1f} µs, prompt worker
+{us[True][1] - us[False][1]:+.1f} µs. Same processes both ways, so what differs is only the hooks: the extension's
+import-time cost (memory, its idle threads) is in the comparisons with bare servers above."""
+    return body, per_cycle
+
+
 def _start(servers: dict[str, ComfyServer]) -> None:
     """Start the servers side by side (each takes seconds to import torch)."""
     errors: list[BaseException] = []
@@ -288,7 +358,8 @@ no writer works in another server's timed window. Before each burst the server's
 full garbage collection (not timed, as `POST /free` makes it), so it does not land on random bursts; the table shows
 the collections each server made during the bursts. Command: `python benchmarks/overhead.py`."""
     pinned, _ = pinned_part()
-    body = body + "\n\n" + pinned
+    toggled, _ = toggle_part()
+    body = body + "\n\n" + pinned + "\n\n" + toggled
     print(body)
     write_section("overhead", body)
 

@@ -5,6 +5,8 @@ while prompts run, wherever that falls. ``POST /bench/gc/level`` makes it run no
 (``free_memory`` flag), and answers once it has finished, so the next burst starts with the worker's 10 s timer
 reset; ``GET /bench/gc`` returns the collections and their time per generation since the server started, those
 made while levelling excluded, so the benchmark can report what the extension changes about garbage collection.
+``POST /bench/hooks`` detaches and re-attaches Tower Sentinel's hooks inside a running server, so the benchmark can
+compare prompts with and without them in the same process.
 """
 
 from __future__ import annotations
@@ -53,6 +55,51 @@ async def gc_level(request: web.Request) -> web.Response:
     finally:
         _state["levelling"] = False
     return web.json_response({"levelled": _state["full"] != seen})
+
+
+_HOOKED = (("execution", "PromptQueue", ("put", "get", "task_done", "delete_queue_item", "wipe_queue")),
+           ("comfy_execution.progress", "ProgressRegistry", ("start_progress", "finish_progress")))
+
+
+def _hook_switches() -> list[tuple[object, str, object, object]]:
+    """(owner, attribute, Tower Sentinel's wrapper, ComfyUI's own) for every hook the extension attached: its
+    wrapped class methods, and the POST /prompt handler in each route of the app (aiohttp privates: benchmark
+    code only)."""
+    import importlib
+
+    out = []
+    for module, cls_name, names in _HOOKED:
+        cls = getattr(importlib.import_module(module), cls_name)
+        for name in names:
+            fn = cls.__dict__.get(name)
+            if getattr(fn, "__tower_wrapped__", False):
+                out.append((cls, name, fn, fn.__wrapped__))
+    for resource in PromptServer.instance.app.router.resources():
+        for route in resource:
+            handler = getattr(route, "_handler", None)
+            if getattr(handler, "__tower_wrapped__", False):
+                out.append((route, "_handler", handler, handler.keywords["handler"]))
+    return out
+
+
+_switches: list = []
+
+
+@PromptServer.instance.routes.post("/bench/hooks")
+async def hooks(request: web.Request) -> web.Response:
+    """``{"on": false}`` puts ComfyUI's own methods and handler back in place of Tower Sentinel's wrappers (its
+    writer and routes stay); ``{"on": true}`` puts the wrappers back. 409 where the extension is not loaded."""
+    if not _switches:
+        _switches.extend(_hook_switches())
+    if not _switches:
+        return web.json_response({"error": "Tower Sentinel's hooks are not attached here"}, status=409)
+    body = await request.json()
+    on = bool(body.get("on"))
+    only = body.get("only")  # attribute names to switch (default: all), to see what each hook costs
+    for owner, name, wrapped, orig in _switches:
+        if only is None or (name == "_handler" and "post_prompt" in only) or name in only:
+            setattr(owner, name, wrapped if on else orig)
+    return web.json_response({"on": on, "switched": len(_switches)})
 
 
 NODE_CLASS_MAPPINGS: dict = {}
