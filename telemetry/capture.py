@@ -66,6 +66,28 @@ def correlation_from_headers(headers: Any) -> str | None:
     return None
 
 
+_RAW_NAMES = {b"x-correlation-id": 0, b"x-request-id": 1, b"traceparent": 2}
+_RAW_LENGTHS = frozenset(len(n) for n in _RAW_NAMES)
+
+
+def correlation_from_raw_headers(raw: Any) -> str | None:
+    """``correlation_from_headers`` from aiohttp's ``request.raw_headers`` (the (name, value) byte pairs as they
+    came): on every POST /prompt, where most requests carry none of the three, one pass over a few tuples is
+    cheaper than three case-insensitive lookups."""
+    found: list[Any] | None = None
+    for name, value in raw:
+        if len(name) in _RAW_LENGTHS:
+            i = _RAW_NAMES.get(name.lower())
+            if i is not None:
+                if found is None:
+                    found = [None, None, None]
+                if found[i] is None:
+                    found[i] = value.decode("latin-1")
+    if found is None:
+        return None
+    return correlation_from_headers({"X-Correlation-ID": found[0], "X-Request-ID": found[1], "traceparent": found[2]})
+
+
 def mint_correlation_id() -> str:
     return new_id()
 
@@ -237,7 +259,9 @@ class Capture:
 
         async def post(request: Any, handler: Any) -> Any:
             # the request's [correlation id from its headers, start, the correlation id the put wrapper used]
-            state = [correlation_from_headers(request.headers), clock(), None]
+            raw = getattr(request, "raw_headers", None)
+            state = [correlation_from_headers(request.headers) if raw is None else correlation_from_raw_headers(raw),
+                     clock(), None]
             token = req.set(state)
             try:
                 resp = await handler(request)
@@ -247,6 +271,13 @@ class Capture:
                 body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
                                   "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
                 resp = web.json_response(body, status=400)
+            except Exception as exc:  # ComfyUI's handler failed on this request (an extra_data that is not an
+                # object, say): its answer stays aiohttp's 500, and the attempt is recorded as rejected
+                try:
+                    await capture._post_failed(request, state, exc)
+                except Exception as bug:  # noqa: BLE001
+                    capture._fail("post_prompt", bug)
+                raise
             finally:
                 req.reset(token)
             cid = state[2]
@@ -310,12 +341,21 @@ class Capture:
 
         return put
 
-    async def _post_not_queued(self, request: Any, resp: Any, state: list[Any]) -> tuple[str, str | None]:
-        """(event loop, rare) A POST our put wrapper did not see: a rejection (recorded with its per-node errors,
-        under the client's prompt id or a new one, returned as the second value), ComfyUI's own failure (nothing
-        recorded), or an accepted prompt queued past our wrapper (recorded from the answer). The request's body is
-        read again from aiohttp's copy."""
-        status = resp.status
+    async def _post_failed(self, request: Any, state: list[Any], exc: BaseException) -> None:
+        """(event loop, rare) ComfyUI's handler raised on this request: recorded as rejected (HTTP 500), under the
+        client's prompt id or a new one, with the exception's type and message."""
+        sent, extra, cid = await self._sent(request, state)
+        pid = sent.get("prompt_id")
+        pid = str(pid)[:128] if pid is not None else str(uuid.uuid4())
+        cid = cid or sanitize_correlation_id(pid) or mint_correlation_id()
+        body = {"error": {"type": "server_error",
+                          "message": f"ComfyUI failed on this request: {type(exc).__name__}: {str(exc)[:300]}"}}
+        self._rejected(pid, cid, state[1], 500, body, sent.get("prompt"), extra)
+
+    @staticmethod
+    async def _sent(request: Any, state: list[Any]) -> tuple[dict[str, Any], Any, str | None]:
+        """(rare) The request's JSON body read again from aiohttp's copy ({} when it is not an object), its
+        extra_data, and the correlation id from the headers or else from extra_data."""
         sent: Any = None
         try:
             sent = json.loads(await request.read())
@@ -324,6 +364,15 @@ class Capture:
         sent = sent if type(sent) is dict else {}
         extra = sent.get("extra_data")
         cid = state[0] or (sanitize_correlation_id(extra.get(CORRELATION_KEY)) if type(extra) is dict else None)
+        return sent, extra, cid
+
+    async def _post_not_queued(self, request: Any, resp: Any, state: list[Any]) -> tuple[str, str | None]:
+        """(event loop, rare) A POST our put wrapper did not see: a rejection (recorded with its per-node errors,
+        under the client's prompt id or a new one, returned as the second value), ComfyUI's own failure (nothing
+        recorded), or an accepted prompt queued past our wrapper (recorded from the answer). The request's body is
+        read again from aiohttp's copy."""
+        status = resp.status
+        sent, extra, cid = await self._sent(request, state)
         raw = getattr(resp, "body", None)
         try:
             body = json.loads(raw) if isinstance(raw, (bytes, str)) else None

@@ -180,6 +180,12 @@ def test_garbage_gets_normal_answers_and_clean_records(comfy):
                                                                        "api_key_comfy_org": "sk-secret-value"}})
     assert r.headers["X-Correlation-ID"] == "mine-12"
     rec = comfy.wait_recorded(r.json()["prompt_id"])
+    # an extra_data that is not an object makes ComfyUI's own handler raise: its answer (a 500) stays, and the
+    # attempt is recorded as rejected under the prompt id the client sent
+    r = comfy.post("/prompt", {"prompt": _ok_graph(14), "prompt_id": "tower-bad-extra-14", "client_id": "c",
+                               "extra_data": ["not", "an", "object"]})
+    assert r.status == 500
+    assert comfy.wait_recorded("tower-bad-extra-14")["status"] == "rejected"
     raw = comfy.post("/prompt", raw=b"this is not json {", headers={"Content-Type": "application/json"})
     assert raw.status == 400 and raw.json()["error"]["type"] == "invalid_json"
     assert comfy.wait_recorded(raw.headers["X-Tower-Prompt-ID"])["status"] == "rejected"

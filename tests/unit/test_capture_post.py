@@ -47,6 +47,8 @@ def _comfy_like_server(q: _Queue) -> SimpleNamespace:
                                      status=400)
         pid = str(json_data.get("prompt_id", uuid.uuid4()))
         extra = json_data.get("extra_data", {})
+        if "client_id" in json_data:
+            extra["client_id"] = json_data["client_id"]  # a TypeError when extra_data is a list, as in ComfyUI
         q.put((0, pid, json_data["prompt"], extra, [], {}))
         return web.json_response({"prompt_id": pid, "number": 0, "node_errors": {}})
 
@@ -108,6 +110,9 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
             out["invalid"] = (r.status, r.headers.get("X-Correlation-ID"), r.headers.get("X-Tower-Prompt-ID"))
             r = await client.post("/prompt", json={"prompt": "invalid", "prompt_id": "evil\r\nSet-Cookie: x=1"})
             out["evil"] = (r.status, r.headers.get("X-Tower-Prompt-ID"), "Set-Cookie" in r.headers)
+            r = await client.post("/prompt", json={"prompt": {"1": {}}, "prompt_id": "bad-extra",
+                                                   "extra_data": ["not", "an", "object"], "client_id": "c"})
+            out["raised"] = r.status
             r = await client.get("/other", headers={"X-Correlation-ID": "x"})
             out["other"] = (r.status, r.headers.get("X-Correlation-ID"))
             return out
@@ -130,13 +135,41 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
     assert prompts[:4] == [(out["header"][2], "queued", "abc-123"), (pid, "queued", pid),
                            (rejected_pid, "rejected", cid), ("mine-1", "rejected", "from-extra")]
     assert prompts[4][:2] == ("evil\r\nSet-Cookie: x=1", "rejected")  # recorded under the client's id
+    # ComfyUI's handler raised on it: its answer stays aiohttp's 500, and the attempt is on record
+    assert out["raised"] == 500 and prompts[5][:2] == ("bad-extra", "rejected")
     plain = next(e for e in evs if isinstance(e, PromptEvent) and e.prompt_id == pid)
     assert plain.client_id == "c" and plain.queue_position == 2 and plain.prompt == {"1": {}}
     errors = {e.prompt_id: e for e in evs if isinstance(e, ErrorEvent)}
     assert errors["mine-1"].node_id == "4" and errors["mine-1"].node_class == "KSampler"
     assert "steps < 1" in errors["mine-1"].message
+    assert "TypeError" in errors["bad-extra"].message and errors["bad-extra"].context["http_status"] == 500
     ops = [(e.prompt_id, e.success) for e in evs if isinstance(e, OperationEvent)
            and e.operation_type == "comfyui_queue"]
     assert ops[:4] == [(out["header"][2], True), (pid, True), (rejected_pid, False), ("mine-1", False)]
     assert not cap.errors
     json.dumps(cap.get_stats())  # health shows how it is attached
+
+
+def test_correlation_from_raw_headers_agrees_with_the_header_lookup():
+    """The per-request scan of aiohttp's raw header pairs gives what the case-insensitive lookup gives: the same
+    precedence (X-Correlation-ID, X-Request-ID, traceparent's trace id), the first of repeated headers, bad ids
+    refused."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from tower_sentinel.telemetry.capture import correlation_from_headers, correlation_from_raw_headers
+
+    base = [(b"Host", b"127.0.0.1:8188"), (b"Content-Type", b"application/json"), (b"Content-Length", b"80")]
+    tp = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    cases = [
+        ([], None),
+        ([(b"x-request-id", b"r-1"), (b"X-Correlation-ID", b"c-1")], "c-1"),
+        ([(b"X-REQUEST-ID", b"r-2")], "r-2"),
+        ([(b"traceparent", tp)], "0af7651916cd43dd8448eb211c80319c"),
+        ([(b"X-Request-ID", b"bad id"), (b"traceparent", tp)], "0af7651916cd43dd8448eb211c80319c"),
+        ([(b"X-Correlation-ID", b"first"), (b"X-Correlation-ID", b"second")], "first"),
+        ([(b"X-Correlation-ID", b"<script>")], None),
+        ([(b"traceparent", b"00-" + b"0" * 32 + b"-b7ad6b7169203331-01")], None),
+    ]
+    for extra, want in cases:
+        raw = tuple(base + extra)
+        mapping = CIMultiDictProxy(CIMultiDict([(n.decode(), v.decode()) for n, v in raw]))
+        assert correlation_from_raw_headers(raw) == correlation_from_headers(mapping) == want, extra
