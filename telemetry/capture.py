@@ -265,14 +265,16 @@ class Capture:
             token = req.set(state)
             try:
                 resp = await handler(request)
-            except ValueError as exc:  # aiohttp's request.json() on a non-JSON body: a 400, not ComfyUI's 500
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # aiohttp's request.json() on a body that is
+                # not JSON: a 400, not ComfyUI's 500
                 from aiohttp import web
 
                 body = {"error": {"type": "invalid_json", "message": "The request body is not valid JSON",
                                   "details": str(exc)[:200], "extra_info": {}}, "node_errors": {}}
                 resp = web.json_response(body, status=400)
             except Exception as exc:  # ComfyUI's handler failed on this request (an extra_data that is not an
-                # object, say): its answer stays aiohttp's 500, and the attempt is recorded as rejected
+                # object, a "number" that is not one, a body over the size limit): its answer stays (aiohttp's 500, or
+                # the HTTP error raised), and the attempt is recorded as rejected
                 try:
                     await capture._post_failed(request, state, exc)
                 except Exception as bug:  # noqa: BLE001
@@ -342,15 +344,18 @@ class Capture:
         return put
 
     async def _post_failed(self, request: Any, state: list[Any], exc: BaseException) -> None:
-        """(event loop, rare) ComfyUI's handler raised on this request: recorded as rejected (HTTP 500), under the
-        client's prompt id or a new one, with the exception's type and message."""
+        """(event loop, rare) ComfyUI's handler raised on this request: recorded as rejected (with the HTTP status
+        the answer gets), under the client's prompt id or a new one, with the exception's type and message."""
         sent, extra, cid = await self._sent(request, state)
         pid = sent.get("prompt_id")
         pid = str(pid)[:128] if pid is not None else str(uuid.uuid4())
         cid = cid or sanitize_correlation_id(pid) or mint_correlation_id()
         body = {"error": {"type": "server_error",
                           "message": f"ComfyUI failed on this request: {type(exc).__name__}: {str(exc)[:300]}"}}
-        self._rejected(pid, cid, state[1], 500, body, sent.get("prompt"), extra)
+        from aiohttp import web
+
+        status = exc.status if isinstance(exc, web.HTTPException) else 500
+        self._rejected(pid, cid, state[1], status, body, sent.get("prompt"), extra)
 
     @staticmethod
     async def _sent(request: Any, state: list[Any]) -> tuple[dict[str, Any], Any, str | None]:

@@ -45,6 +45,8 @@ def _comfy_like_server(q: _Queue) -> SimpleNamespace:
                                       "node_errors": {"4": {"class_type": "KSampler", "errors": [
                                           {"type": "value_smaller_than_min", "message": "steps < 1"}]}}},
                                      status=400)
+        if "number" in json_data:
+            float(json_data["number"])  # a ValueError on a "number" that is not one, as in ComfyUI
         pid = str(json_data.get("prompt_id", uuid.uuid4()))
         extra = json_data.get("extra_data", {})
         if "client_id" in json_data:
@@ -113,6 +115,8 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
             r = await client.post("/prompt", json={"prompt": {"1": {}}, "prompt_id": "bad-extra",
                                                    "extra_data": ["not", "an", "object"], "client_id": "c"})
             out["raised"] = r.status
+            r = await client.post("/prompt", json={"prompt": {"1": {}}, "prompt_id": "bad-number", "number": "abc"})
+            out["number"] = r.status
             r = await client.get("/other", headers={"X-Correlation-ID": "x"})
             out["other"] = (r.status, r.headers.get("X-Correlation-ID"))
             return out
@@ -137,12 +141,15 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
     assert prompts[4][:2] == ("evil\r\nSet-Cookie: x=1", "rejected")  # recorded under the client's id
     # ComfyUI's handler raised on it: its answer stays aiohttp's 500, and the attempt is on record
     assert out["raised"] == 500 and prompts[5][:2] == ("bad-extra", "rejected")
+    # a ValueError that is not about JSON is not called invalid JSON: ComfyUI's answer stays, and it is on record
+    assert out["number"] == 500 and prompts[6][:2] == ("bad-number", "rejected")
     plain = next(e for e in evs if isinstance(e, PromptEvent) and e.prompt_id == pid)
     assert plain.client_id == "c" and plain.queue_position == 2 and plain.prompt == {"1": {}}
     errors = {e.prompt_id: e for e in evs if isinstance(e, ErrorEvent)}
     assert errors["mine-1"].node_id == "4" and errors["mine-1"].node_class == "KSampler"
     assert "steps < 1" in errors["mine-1"].message
     assert "TypeError" in errors["bad-extra"].message and errors["bad-extra"].context["http_status"] == 500
+    assert "ValueError" in errors["bad-number"].message
     ops = [(e.prompt_id, e.success) for e in evs if isinstance(e, OperationEvent)
            and e.operation_type == "comfyui_queue"]
     assert ops[:4] == [(out["header"][2], True), (pid, True), (rejected_pid, False), ("mine-1", False)]
