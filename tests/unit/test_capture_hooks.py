@@ -16,8 +16,6 @@ from tower_sentinel.telemetry import context
 from tower_sentinel.telemetry.capture import Capture, _wrap_registry
 from tower_sentinel.telemetry.events import EXPANDERS, ErrorEvent, OperationEvent, PromptEvent
 
-from ._recorders import FakeRecorder
-
 
 class _Registry:
     """The part of ComfyUI's ProgressRegistry the hooks wrap (a class of its own per test: the wrap is per class)."""
@@ -94,16 +92,6 @@ class _Hooks:
 
     def finish(self, task_id, status, history=None):
         self.done(self.q, task_id, history if history is not None else {"outputs": {}}, status=status)
-
-
-@pytest.fixture()
-def rec():
-    r = FakeRecorder()
-    context.set_recorder(r)
-    yield r
-    context.set_recorder(None)
-    context.set_current_prompt(None)
-    context.set_prompt_provider(None)
 
 
 def _expand(items):

@@ -13,11 +13,8 @@ from types import SimpleNamespace
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from tower_sentinel.telemetry import context
 from tower_sentinel.telemetry.capture import Capture
 from tower_sentinel.telemetry.events import EXPANDERS, ErrorEvent, OperationEvent, PromptEvent
-
-from ._recorders import FakeRecorder
 
 
 class _Queue:
@@ -67,14 +64,6 @@ def _comfy_like_server(q: _Queue) -> SimpleNamespace:
 
     server = SimpleNamespace(app=web.Application(), routes=routes, add_routes=add_routes)
     return server
-
-
-@pytest.fixture()
-def rec():
-    r = FakeRecorder()
-    context.set_recorder(r)
-    yield r
-    context.set_recorder(None)
 
 
 def _expand(items):
