@@ -135,7 +135,8 @@ class Capture:
         self.lifecycle_api = False
         self.errors: dict[str, int] = {}
         self._logged: set[str] = set()
-        self._req: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tower_req", default=None)
+        # per POST /prompt request, for the put wrapper: [correlation id from its headers, start, correlation id used]
+        self._req: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("tower_req", default=None)
         # the prompt the worker thread is executing: (queue item, task id, started at, perf_counter at start), one
         # tuple assigned at once so another thread never sees half of it; None between prompts
         self._cur: tuple[Any, Any, float, float] | None = None
@@ -170,8 +171,7 @@ class Capture:
         import execution  # ComfyUI's module: only imported inside the running server
 
         self._server = server
-        self._pq = getattr(server, "prompt_queue", None)
-        try:  # ComfyUI notes a prompt's submit time in extra_data (create_time) since 0.3.6x; else on_prompt does
+        try:  # ComfyUI notes a prompt's submit time in extra_data (create_time) since 0.3.6x; else the put wrapper does
             import inspect
 
             self._note_create_time = '"create_time"' not in inspect.getsource(type(server))
@@ -258,10 +258,7 @@ class Capture:
         clock = time.time
 
         async def post(request: Any, handler: Any) -> Any:
-            # the request's [correlation id from its headers, start, the correlation id the put wrapper used]
-            raw = getattr(request, "raw_headers", None)
-            state = [correlation_from_headers(request.headers) if raw is None else correlation_from_raw_headers(raw),
-                     clock(), None]
+            state = [correlation_from_raw_headers(request.raw_headers), clock(), None]
             token = req.set(state)
             try:
                 resp = await handler(request)
@@ -347,9 +344,7 @@ class Capture:
         """(event loop, rare) ComfyUI's handler raised on this request: recorded as rejected (with the HTTP status
         the answer gets), under the client's prompt id or a new one, with the exception's type and message."""
         sent, extra, cid = await self._sent(request, state)
-        pid = sent.get("prompt_id")
-        pid = str(pid)[:128] if pid is not None else str(uuid.uuid4())
-        cid = cid or sanitize_correlation_id(pid) or mint_correlation_id()
+        pid, cid = self._unqueued_ids(sent, cid)
         body = {"error": {"type": "server_error",
                           "message": f"ComfyUI failed on this request: {type(exc).__name__}: {str(exc)[:300]}"}}
         from aiohttp import web
@@ -370,6 +365,14 @@ class Capture:
         extra = sent.get("extra_data")
         cid = state[0] or (sanitize_correlation_id(extra.get(CORRELATION_KEY)) if type(extra) is dict else None)
         return sent, extra, cid
+
+    @staticmethod
+    def _unqueued_ids(sent: dict[str, Any], cid: str | None) -> tuple[str, str]:
+        """(prompt id, correlation id) to record a prompt ComfyUI did not queue under: the client's prompt id or a
+        new one; the correlation id found, else that prompt id where it is a valid one, else a new one."""
+        pid = sent.get("prompt_id")
+        pid = str(pid)[:128] if pid is not None else str(uuid.uuid4())
+        return pid, cid or sanitize_correlation_id(pid) or mint_correlation_id()
 
     async def _post_not_queued(self, request: Any, resp: Any, state: list[Any]) -> tuple[str, str | None]:
         """(event loop, rare) A POST our put wrapper did not see: a rejection (recorded with its per-node errors,
@@ -394,9 +397,7 @@ class Capture:
             return cid, None
         if status >= 500:  # ComfyUI's own failure, not a rejection of the prompt
             return cid or mint_correlation_id(), None
-        pid = sent.get("prompt_id")
-        pid = str(pid)[:128] if pid is not None else str(uuid.uuid4())
-        cid = cid or sanitize_correlation_id(pid) or mint_correlation_id()
+        pid, cid = self._unqueued_ids(sent, cid)
         self._rejected(pid, cid, state[1], status, body, sent.get("prompt"), extra)
         return cid, pid
 
@@ -412,8 +413,7 @@ class Capture:
         detail = "; ".join(e["message"] for n in nodes_summary.values() for e in n["errors"][:1])[:500]
         full_message = f"{message}: {detail}" if detail else message
         cls = classify_rejection(err_type)
-        client_id = extra.get("client_id") if type(extra) is dict else None
-        client_id = client_id if type(client_id) is str else None
+        client_id = _client_id(extra)
         error_id = new_id()
         fp, template = fingerprint(cls.category.value, err_type, failing_class, full_message)
         emit(ErrorEvent(error_id, message=full_message, category=cls.category.value, severity=cls.severity.value,
@@ -436,8 +436,7 @@ class Capture:
     def _queued_events(self, pid: str, cid: str, started: float, now: float, position: int | None,
                        graph: Any, extra: Any) -> list[Any]:
         """(writer thread) The accepted prompt's record and its comfyui_queue operation."""
-        client_id = extra.get("client_id") if type(extra) is dict else None  # ComfyUI copies it there
-        client_id = client_id if type(client_id) is str else None
+        client_id = _client_id(extra)
         return [
             PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
                         client_id=client_id, instance_id=self.instance_id,
@@ -483,13 +482,12 @@ class Capture:
 
     @staticmethod
     def _prompt_facts(item: Any) -> tuple[str, str | None, float | None, str | None]:
-        """(prompt id, correlation id, submitted at, client id) of a queue item, from its extra_data (where
-        on_prompt put the correlation id, and ComfyUI or on_prompt the submit time)."""
+        """(prompt id, correlation id, submitted at, client id) of a queue item, from its extra_data (where the put
+        wrapper put the correlation id, and ComfyUI or the put wrapper the submit time)."""
         pid = str(item[1])
         extra = item[3] if len(item) > 3 and type(item[3]) is dict else {}
-        client_id = extra.get("client_id")
         return (pid, sanitize_correlation_id(extra.get(CORRELATION_KEY)), _epoch_from_ms(extra.get("create_time")),
-                client_id if type(client_id) is str else None)
+                _client_id(extra))
 
     def current_context(self) -> PromptContext | None:
         """The prompt the worker is executing (for nodes and outbound calls), built only when asked."""
@@ -734,9 +732,9 @@ class Capture:
             result = orig(self_q, *args, **kwargs)
             try:
                 with self_q.mutex:
-                    after = {str(it[1]): None for it in self_q.queue}
+                    after = {str(it[1]) for it in self_q.queue}
                 now = time.time()
-                for pid in before.keys() - after.keys():
+                for pid in before.keys() - after:
                     extra = before[pid]
                     emit(PromptEvent(new_id(), prompt_id=pid, status="cancelled", at=now, finished_at=now,
                                      correlation_id=sanitize_correlation_id(extra.get(CORRELATION_KEY)),
@@ -817,6 +815,12 @@ def _wrap_registry(capture: Capture, reg_cls: type) -> None:
         fn.__tower_wrapped__ = True
         fn.__wrapped__ = orig
         setattr(reg_cls, fn.__name__, fn)
+
+
+def _client_id(extra: Any) -> str | None:
+    """The websocket client id ComfyUI copies into a prompt's extra_data, when it is a string."""
+    client_id = extra.get("client_id") if type(extra) is dict else None
+    return client_id if type(client_id) is str else None
 
 
 def _inputs_of(prompt: Any) -> dict[str, Any] | None:
