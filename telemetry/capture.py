@@ -29,6 +29,7 @@ import uuid
 from typing import Any
 
 from ..reliability.errors import classify_execution_error, classify_rejection
+from . import context as _ctx
 from .context import PromptContext, emit, set_prompt_provider
 from .derive import extract_inputs
 from .events import ErrorEvent, OperationEvent, PromptEvent, new_id, register_expander
@@ -38,8 +39,8 @@ __all__ = ["Capture", "comfy_facts", "sanitize_correlation_id", "correlation_fro
 
 log = logging.getLogger("tower_sentinel.capture")
 
-_CID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_CID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")  # fullmatch: "$" would let a trailing newline through
+_TRACEPARENT_RE = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 # a prompt running longer than this hands over each node's timing as the node finishes (a short one's go with its
 # outcome): the writer can then record them before the prompt ends, and a crash keeps them
 STREAM_AFTER_S = 0.05
@@ -48,44 +49,31 @@ CORRELATION_KEY = "correlation_id"
 
 def sanitize_correlation_id(value: Any) -> str | None:
     """The id if it matches ``[A-Za-z0-9._-]{1,128}``, else None (a bad id is replaced, never echoed)."""
-    if isinstance(value, str) and _CID_RE.match(value):
-        return value
+    if isinstance(value, str) and len(value) <= 128 and value.isascii():
+        # the common ids (ComfyUI's uuid4 prompt ids, hex trace ids) pass two C string calls; the rest the pattern
+        if value.replace("-", "").isalnum() or _CID_RE.fullmatch(value):
+            return value
     return None
+
+
+try:  # multidict's case-insensitive keys, made once: a lookup with one skips folding the name's case every time
+    from multidict import istr as _istr
+except ImportError:  # pragma: no cover - aiohttp always brings multidict
+    _istr = str
+_H_CORRELATION, _H_REQUEST, _H_TRACEPARENT = _istr("X-Correlation-ID"), _istr("X-Request-ID"), _istr("traceparent")
 
 
 def correlation_from_headers(headers: Any) -> str | None:
-    for name in ("X-Correlation-ID", "X-Request-ID"):
+    for name in (_H_CORRELATION, _H_REQUEST):
         cid = sanitize_correlation_id(headers.get(name))
         if cid:
             return cid
-    tp = headers.get("traceparent")
+    tp = headers.get(_H_TRACEPARENT)
     if isinstance(tp, str):
-        m = _TRACEPARENT_RE.match(tp.strip().lower())
+        m = _TRACEPARENT_RE.fullmatch(tp.strip().lower())
         if m and m.group(1) != "0" * 32:
             return m.group(1)
     return None
-
-
-_RAW_NAMES = {b"x-correlation-id": 0, b"x-request-id": 1, b"traceparent": 2}
-_RAW_LENGTHS = frozenset(len(n) for n in _RAW_NAMES)
-
-
-def correlation_from_raw_headers(raw: Any) -> str | None:
-    """``correlation_from_headers`` from aiohttp's ``request.raw_headers`` (the (name, value) byte pairs as they
-    came): on every POST /prompt, where most requests carry none of the three, one pass over a few tuples is
-    cheaper than three case-insensitive lookups."""
-    found: list[Any] | None = None
-    for name, value in raw:
-        if len(name) in _RAW_LENGTHS:
-            i = _RAW_NAMES.get(name.lower())
-            if i is not None:
-                if found is None:
-                    found = [None, None, None]
-                if found[i] is None:
-                    found[i] = value.decode("latin-1")
-    if found is None:
-        return None
-    return correlation_from_headers({"X-Correlation-ID": found[0], "X-Request-ID": found[1], "traceparent": found[2]})
 
 
 def mint_correlation_id() -> str:
@@ -236,7 +224,9 @@ class Capture:
                 if isinstance(d, web.RouteDef) and d.method == "POST" and d.path == "/prompt":
                     if getattr(d.handler, "__tower_wrapped__", False):
                         return
-                    wrapped = functools.partial(post, handler=d.handler)
+                    # a positional partial: aiohttp's call then takes the partial's fast path (keywords in a
+                    # partial cost a dict per call)
+                    wrapped = functools.partial(post, d.handler)
                     wrapped.__tower_wrapped__ = True  # type: ignore[attr-defined]
                     items[i] = web.RouteDef(d.method, d.path, wrapped, d.kwargs)
                     self.post_hook = "route"
@@ -247,7 +237,7 @@ class Capture:
         async def tower_prompt_middleware(request: Any, handler: Any) -> Any:
             if request.method != "POST" or request.path not in paths:
                 return await handler(request)
-            return await post(request, handler)
+            return await post(handler, request)
 
         server.app.middlewares.append(tower_prompt_middleware)
         self.post_hook = "middleware"
@@ -257,8 +247,12 @@ class Capture:
         req = self._req
         clock = time.time
 
-        async def post(request: Any, handler: Any) -> Any:
-            state = [correlation_from_raw_headers(request.raw_headers), clock(), None]
+        async def post(handler: Any, request: Any) -> Any:
+            # most requests carry none of the three: three membership tests, then the full parse only if needed
+            h = request.headers
+            cid = (correlation_from_headers(h) if _H_CORRELATION in h or _H_REQUEST in h or _H_TRACEPARENT in h
+                   else None)
+            state = [cid, clock(), None]
             token = req.set(state)
             try:
                 resp = await handler(request)
@@ -299,41 +293,40 @@ class Capture:
         capture = self
         req = self._req
         clock = time.time
-
-        def noted(self_q: Any, item: Any) -> tuple[Any, str, int]:
-            """The correlation id (the request's header, else the client's in extra_data, else the prompt id, which
-            is unique per request) into the item's extra_data, before ComfyUI queues it; and the queue position."""
-            state = req.get()
-            cid = state[0] if state is not None else None
-            extra = item[3]
-            if type(extra) is dict:
-                if cid is None:
-                    cid = sanitize_correlation_id(extra.get(CORRELATION_KEY)) or sanitize_correlation_id(item[1])
-                    cid = cid or mint_correlation_id()
-                extra[CORRELATION_KEY] = cid
-                if capture._note_create_time and "create_time" not in extra:  # ComfyUI's own, where it has none
-                    extra["create_time"] = int(clock() * 1000)
-            elif cid is None:
-                cid = sanitize_correlation_id(item[1]) or mint_correlation_id()
-            # two len() reads, atomic under the GIL, without the queue's lock: off by one at worst
-            return state, cid, len(self_q.queue) + len(self_q.currently_running) + 1
-
-        def handed(item: Any, state: Any, cid: str, position: int) -> None:
-            t = clock()
-            emit((capture._x_queued, str(item[1]), cid, t if state is None else state[1], t, position, item[2],
-                  item[3]))
-            if state is not None:
-                state[2] = cid
+        note_create_time = self._note_create_time  # attach() decides it before wrapping
+        x_queued = self._x_queued
+        valid = sanitize_correlation_id
 
         def put(self_q: Any, item: Any) -> Any:
+            # one frame, no helpers: this runs for every prompt on ComfyUI's event loop
             try:
-                state, cid, position = noted(self_q, item)
+                # the correlation id (the request's header, else the client's in extra_data, else the prompt id,
+                # which is unique per request) into the item's extra_data before ComfyUI queues it
+                state = req.get()
+                cid = state[0] if state is not None else None
+                extra = item[3]
+                if type(extra) is dict:
+                    if cid is None:
+                        cid = valid(extra.get(CORRELATION_KEY)) or valid(item[1]) or mint_correlation_id()
+                    extra[CORRELATION_KEY] = cid
+                    if note_create_time and "create_time" not in extra:  # ComfyUI's own, where it has none
+                        extra["create_time"] = int(clock() * 1000)
+                elif cid is None:
+                    cid = valid(item[1]) or mint_correlation_id()
+                # the queue position at submit: two len() reads, atomic under the GIL, without the queue's lock (off
+                # by one at worst)
+                position = len(self_q.queue) + len(self_q.currently_running) + 1
             except Exception as exc:  # noqa: BLE001
                 capture._fail("queue_put", exc)
                 return orig(self_q, item)
             result = orig(self_q, item)
             try:
-                handed(item, state, cid, position)
+                t = clock()
+                record = _ctx.record
+                if record is not None:  # the writer builds the queued record from this one tuple
+                    record((x_queued, item[1], cid, t if state is None else state[1], t, position, item[2], extra))
+                if state is not None:
+                    state[2] = cid  # for the handler wrapper's response header
             except Exception as exc:  # noqa: BLE001
                 capture._fail("queue_put", exc)
             return result
@@ -433,9 +426,10 @@ class Capture:
                             status="rejected", category=cls.category.value, comfyui_version=self.comfyui_version,
                             error_details={"error_id": error_id, "type": err_type, "message": full_message}))
 
-    def _queued_events(self, pid: str, cid: str, started: float, now: float, position: int | None,
+    def _queued_events(self, pid: Any, cid: str, started: float, now: float, position: int | None,
                        graph: Any, extra: Any) -> list[Any]:
         """(writer thread) The accepted prompt's record and its comfyui_queue operation."""
+        pid = str(pid)
         client_id = _client_id(extra)
         return [
             PromptEvent(new_id(), prompt_id=pid, status="queued", at=now, correlation_id=cid,
@@ -455,27 +449,30 @@ class Capture:
     # (so a crash keeps the timings of the nodes before it).
     def _wrap_get(self, orig: Any) -> Any:
         capture = self
+        marks = self._marks  # one list for the capture's life (cleared, never replaced)
         clock, perf = time.time, time.perf_counter
-
-        def started(result: Any) -> None:
-            try:
-                capture._cur = (result[0], result[1], clock(), perf())
-                if capture._marks:  # left over from a prompt whose task_done we did not see
-                    capture._marks.clear()
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("queue_get", exc)
 
         if _params(orig) == ["self", "timeout"]:  # ComfyUI's own signature: no argument tuple and dict per call
             def get(self_q: Any, timeout: Any = None) -> Any:
                 result = orig(self_q, timeout)
                 if result is not None:
-                    started(result)
+                    try:
+                        capture._cur = (result[0], result[1], clock(), perf())
+                        if marks:  # left over from a prompt whose task_done we did not see
+                            marks.clear()
+                    except Exception as exc:  # noqa: BLE001
+                        capture._fail("queue_get", exc)
                 return result
         else:  # another version, or a peer's wrapper
             def get(self_q: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
                 result = orig(self_q, *args, **kwargs)
                 if result is not None:
-                    started(result)
+                    try:
+                        capture._cur = (result[0], result[1], clock(), perf())
+                        if marks:
+                            marks.clear()
+                    except Exception as exc:  # noqa: BLE001
+                        capture._fail("queue_get", exc)
                 return result
 
         return get
@@ -557,45 +554,63 @@ class Capture:
 
     def _wrap_task_done(self, orig: Any) -> Any:
         capture = self
+        marks = self._marks  # one list for the capture's life (cleared, never replaced)
         clock, perf = time.time, time.perf_counter
 
-        def task_done(self_q: Any, item_id: Any, history_result: Any, *args: Any, **kwargs: Any) -> Any:
+        def taken(self_q: Any, item_id: Any) -> tuple[Any, Any]:
+            """(before ComfyUI files it) The queue item and what our get() noted about it."""
             cur = capture._cur
-            item = None
             try:
                 if cur is not None and cur[1] == item_id:
-                    item = cur[0]  # what our get() saw: no need to take the queue's lock (the event loop holds
+                    return cur[0], cur  # what our get() saw: no need to take the queue's lock (the event loop holds
                     # it while it queues a prompt, and a second taker per prompt doubles the waits)
-                else:
-                    cur = None
-                    with self_q.mutex:
-                        item = self_q.currently_running.get(item_id)
+                with self_q.mutex:
+                    return self_q.currently_running.get(item_id), None
             except Exception as exc:  # noqa: BLE001
                 capture._fail("task_done_read", exc)
-            result = orig(self_q, item_id, history_result, *args, **kwargs)
+                return None, None
+
+        def filed(self_q: Any, item: Any, cur: Any, status: Any, history_result: Any) -> None:
+            """(after ComfyUI filed it) One tuple to the writer: the item, ComfyUI's history entry, the node marks."""
             try:
                 capture._cur = None
-                if item is not None:
-                    m = capture._marks
-                    eph = capture._eph_cls
-                    started, t0 = (cur[2], cur[3]) if cur is not None else (None, None)
-                    # ComfyUI's own record of the prompt, which it keeps in its history anyway (with a copy of the
-                    # status messages and the outputs): handing the writer that instead of the objects task_done
-                    # was given lets those die now, as they would without us, instead of keeping a dozen objects
-                    # per prompt alive until the writer runs (each one brings ComfyUI's garbage collections nearer)
-                    entry = self_q.history.get(item[1])
+                if item is None:
+                    return
+                started, t0 = (cur[2], cur[3]) if cur is not None else (None, None)
+                # ComfyUI's own record of the prompt, which it keeps in its history anyway (with a copy of the status
+                # messages and the outputs): handing the writer that instead of the objects task_done was given lets
+                # those die now, as they would without us, instead of keeping a dozen objects per prompt alive until
+                # the writer runs (each one brings ComfyUI's garbage collections nearer)
+                entry = self_q.history.get(item[1])
+                record = _ctx.record
+                if record is not None:
                     if type(entry) is dict and type(entry.get("status")) is dict:
-                        emit((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
-                              perf(), eph or None, *m))  # the node marks inline: one object handed over
+                        record((capture._x_outcome, entry.get("prompt", item), started, t0, None, entry, clock(),
+                                perf(), capture._eph_cls or None, *marks))  # the node marks inline: one object
                     else:
-                        emit((capture._x_outcome, item, started, t0, kwargs.get("status", args[0] if args else None),
-                              history_result, clock(), perf(), eph or None, *m))
-                    m.clear()
-                    if eph:
-                        capture._eph_cls = {}
+                        record((capture._x_outcome, item, started, t0, status, history_result, clock(), perf(),
+                                capture._eph_cls or None, *marks))
+                marks.clear()
+                if capture._eph_cls:
+                    capture._eph_cls = {}
             except Exception as exc:  # noqa: BLE001
                 capture._fail("task_done", exc)
-            return result
+
+        if _params(orig) == ["self", "item_id", "history_result", "status", "process_item"]:  # ComfyUI 0.3.75's own
+            # signature, which main.py calls with keywords: bound as they are, no argument dict per call
+            def task_done(self_q: Any, item_id: Any, history_result: Any, status: Any = None,
+                          process_item: Any = None) -> Any:
+                item, cur = taken(self_q, item_id)
+                result = orig(self_q, item_id, history_result, status, process_item)
+                filed(self_q, item, cur, status, history_result)
+                return result
+        else:  # 0.3.64 (no process_item), another version, or a peer's wrapper
+            def task_done(self_q: Any, item_id: Any, history_result: Any, *args: Any,  # type: ignore[misc]
+                          **kwargs: Any) -> Any:
+                item, cur = taken(self_q, item_id)
+                result = orig(self_q, item_id, history_result, *args, **kwargs)
+                filed(self_q, item, cur, kwargs.get("status", args[0] if args else None), history_result)
+                return result
 
         return task_done
 
@@ -769,46 +784,56 @@ def _wrap_registry(capture: Capture, reg_cls: type) -> None:
     if getattr(orig_start, "__tower_wrapped__", False):
         return
     perf = time.perf_counter
+    marks = capture._marks  # one list for the capture's life (cleared, never replaced)
 
-    def noted_start(registry: Any, node_id: str) -> None:
-        try:
-            m = capture._marks
-            m.append(node_id)
-            m.append(perf())
-            if "." in node_id:  # a node made while the prompt ran (graph expansion): not in its graph
-                capture._eph_cls[node_id] = capture._node_class(node_id, registry)
-        except Exception as exc:  # noqa: BLE001
-            capture._fail("node_start", exc)
-
-    def noted_finish(registry: Any, node_id: str) -> None:
-        try:
-            t = perf()
-            cur = capture._cur
-            if cur is not None and t - cur[3] > STREAM_AFTER_S:
-                capture._stream_node(node_id, t, cur, registry)
-            else:
-                m = capture._marks
-                m.append(node_id)
-                m.append(-t)
-        except Exception as exc:  # noqa: BLE001
-            capture._fail("node_finish", exc)
-
+    # the bodies are written out in each wrapper, not shared through a helper: they run twice per node on the
+    # worker thread, and a Python call is most of what they cost
     if _params(orig_start) == _params(orig_finish) == ["self", "node_id"]:  # ComfyUI's own signature: no argument
         # tuple and dict per call
         def start_progress(self: Any, node_id: str) -> Any:
-            noted_start(self, node_id)
+            try:
+                marks.append(node_id)
+                marks.append(perf())
+                if "." in node_id:  # a node made while the prompt ran (graph expansion): not in its graph
+                    capture._eph_cls[node_id] = capture._node_class(node_id, self)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_start", exc)
             return orig_start(self, node_id)
 
         def finish_progress(self: Any, node_id: str) -> Any:
-            noted_finish(self, node_id)
+            try:
+                t = perf()
+                cur = capture._cur
+                if cur is not None and t - cur[3] > STREAM_AFTER_S:  # a long prompt: hand the timing over now
+                    capture._stream_node(node_id, t, cur, self)
+                else:
+                    marks.append(node_id)
+                    marks.append(-t)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_finish", exc)
             return orig_finish(self, node_id)
     else:  # another version, or a peer's wrapper
         def start_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            noted_start(self, node_id)
+            try:
+                marks.append(node_id)
+                marks.append(perf())
+                if "." in node_id:
+                    capture._eph_cls[node_id] = capture._node_class(node_id, self)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_start", exc)
             return orig_start(self, node_id, *args, **kwargs)
 
         def finish_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            noted_finish(self, node_id)
+            try:
+                t = perf()
+                cur = capture._cur
+                if cur is not None and t - cur[3] > STREAM_AFTER_S:  # a long prompt: hand the timing over now
+                    capture._stream_node(node_id, t, cur, self)
+                else:
+                    marks.append(node_id)
+                    marks.append(-t)
+            except Exception as exc:  # noqa: BLE001
+                capture._fail("node_finish", exc)
             return orig_finish(self, node_id, *args, **kwargs)
 
     for fn, orig in ((start_progress, orig_start), (finish_progress, orig_finish)):

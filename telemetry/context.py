@@ -27,6 +27,9 @@ class PromptContext:
 
 
 _recorder: _Recorder | None = None
+# the running recorder's ``record`` (None when none runs), for the capture hooks: one call per hand-off instead of
+# emit() and then record()
+record: Callable[[Any], bool] | None = None
 _lock = threading.Lock()
 # ComfyUI runs one prompt at a time in one worker thread; the capture layer sets this at start and clears it at
 # the end. A plain global (not a contextvar) because the worker calls asyncio.run per prompt, so contextvars set
@@ -37,9 +40,10 @@ _provider: Callable[[], PromptContext | None] | None = None
 
 
 def set_recorder(recorder: _Recorder | None) -> None:
-    global _recorder
+    global _recorder, record
     with _lock:
         _recorder = recorder
+        record = recorder.record if recorder is not None else None
 
 
 def get_recorder() -> _Recorder | None:

@@ -78,7 +78,7 @@ def _hook_switches() -> list[tuple[object, str, object, object]]:
         for route in resource:
             handler = getattr(route, "_handler", None)
             if getattr(handler, "__tower_wrapped__", False):
-                out.append((route, "_handler", handler, handler.keywords["handler"]))
+                out.append((route, "_handler", handler, handler.args[0]))
     return out
 
 

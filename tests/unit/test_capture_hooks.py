@@ -69,13 +69,13 @@ class _Hooks:
         self.cap = Capture(instance_id="i-1", comfyui_version=version, extension_version="t")
         self.q = _Queue(keeps_history)
         self.reg_cls = type("Registry", (_Registry,), {})
-        get = _Queue.get
+        get, done = _Queue.get, _Queue.task_done
         if peer:  # another extension wrapped them first, with a generic signature
-            get = _generic(_Queue.get)
+            get, done = _generic(_Queue.get), _generic(_Queue.task_done)
             self.reg_cls.start_progress = _generic(_Registry.start_progress)
             self.reg_cls.finish_progress = _generic(_Registry.finish_progress)
         self.get = self.cap._wrap_get(get)
-        self.done = self.cap._wrap_task_done(_Queue.task_done)
+        self.done = self.cap._wrap_task_done(done)
         _wrap_registry(self.cap, self.reg_cls)
 
     def start(self, item):

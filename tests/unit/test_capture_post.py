@@ -106,6 +106,15 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
             out["raised"] = r.status
             r = await client.post("/prompt", json={"prompt": {"1": {}}, "prompt_id": "bad-number", "number": "abc"})
             out["number"] = r.status
+            r = await client.post("/prompt", json={"prompt": {"1": {}}, "prompt_id": "nl-1",
+                                                   "extra_data": {"correlation_id": "abc\n"}})
+            out["newline"] = (r.status, r.headers.get("X-Correlation-ID"))
+            tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            seen = []
+            for hdrs in ({"x-request-id": "req-7"}, {"traceparent": tp}):
+                r = await client.post("/prompt", json={"prompt": {"1": {}}}, headers=hdrs)
+                seen.append((r.status, r.headers.get("X-Correlation-ID")))
+            out["other_headers"] = seen
             r = await client.get("/other", headers={"X-Correlation-ID": "x"})
             out["other"] = (r.status, r.headers.get("X-Correlation-ID"))
             return out
@@ -116,11 +125,16 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
     assert out["header"][:2] == (200, "abc-123")
     status, cid, pid = out["plain"]
     assert status == 200 and cid == pid  # no id sent: ComfyUI's prompt id serves
-    assert [it[3]["correlation_id"] for it in q.queue] == ["abc-123", pid]
+    assert [it[3]["correlation_id"] for it in q.queue[:2]] == ["abc-123", pid]
     status, cid, rejected_pid, body = out["garbage"]
     assert status == 400 and body["error"]["type"] == "invalid_json" and cid and rejected_pid
     assert out["invalid"] == (400, "from-extra", "mine-1")
     assert out["other"] == (200, None)  # other routes untouched
+    # the request id and a W3C traceparent serve where there is no X-Correlation-ID
+    assert out["other_headers"] == [(200, "req-7"), (200, "0af7651916cd43dd8448eb211c80319c")]
+    assert [it[3]["correlation_id"] for it in q.queue[-2:]] == ["req-7", "0af7651916cd43dd8448eb211c80319c"]
+    # a client's id with a trailing newline is not valid (it would break the response header): the prompt id serves
+    assert out["newline"] == (200, "nl-1") and q.queue[-3][3]["correlation_id"] == "nl-1"
     assert out["evil"] == (400, None, False)  # a client's prompt id that cannot be a header is not sent back
 
     evs = _expand(rec.events)
@@ -146,12 +160,12 @@ def test_post_prompt_correlates_queues_and_rejects(rec, routes_added_first):
     json.dumps(cap.get_stats())  # health shows how it is attached
 
 
-def test_correlation_from_raw_headers_agrees_with_the_header_lookup():
-    """The per-request scan of aiohttp's raw header pairs gives what the case-insensitive lookup gives: the same
-    precedence (X-Correlation-ID, X-Request-ID, traceparent's trace id), the first of repeated headers, bad ids
-    refused."""
+def test_correlation_from_headers_precedence_repeats_and_bad_ids():
+    """What the handler wrapper reads from a request's headers (aiohttp's case-insensitive multidict, as parsed from
+    the raw pairs): X-Correlation-ID, then X-Request-ID, then traceparent's trace id; any spelling of the names; the
+    first of repeated headers; bad ids refused."""
     from multidict import CIMultiDict, CIMultiDictProxy
-    from tower_sentinel.telemetry.capture import correlation_from_headers, correlation_from_raw_headers
+    from tower_sentinel.telemetry.capture import correlation_from_headers
 
     base = [(b"Host", b"127.0.0.1:8188"), (b"Content-Type", b"application/json"), (b"Content-Length", b"80")]
     tp = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -160,6 +174,7 @@ def test_correlation_from_raw_headers_agrees_with_the_header_lookup():
         ([(b"x-request-id", b"r-1"), (b"X-Correlation-ID", b"c-1")], "c-1"),
         ([(b"X-REQUEST-ID", b"r-2")], "r-2"),
         ([(b"traceparent", tp)], "0af7651916cd43dd8448eb211c80319c"),
+        ([(b"TraceParent", tp.upper())], "0af7651916cd43dd8448eb211c80319c"),
         ([(b"X-Request-ID", b"bad id"), (b"traceparent", tp)], "0af7651916cd43dd8448eb211c80319c"),
         ([(b"X-Correlation-ID", b"first"), (b"X-Correlation-ID", b"second")], "first"),
         ([(b"X-Correlation-ID", b"<script>")], None),
@@ -167,5 +182,5 @@ def test_correlation_from_raw_headers_agrees_with_the_header_lookup():
     ]
     for extra, want in cases:
         raw = tuple(base + extra)
-        mapping = CIMultiDictProxy(CIMultiDict([(n.decode(), v.decode()) for n, v in raw]))
-        assert correlation_from_raw_headers(raw) == correlation_from_headers(mapping) == want, extra
+        headers = CIMultiDictProxy(CIMultiDict([(n.decode(), v.decode()) for n, v in raw]))
+        assert correlation_from_headers(headers) == want, extra

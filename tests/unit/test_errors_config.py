@@ -54,6 +54,11 @@ def test_correlation_ids():
     assert sanitize_correlation_id("abc-123") == "abc-123"
     assert sanitize_correlation_id("x" * 129) is None
     assert sanitize_correlation_id("<script>") is None
+    # the full id must match: a trailing newline (which "$" lets through) or a non-ASCII digit is refused
+    for bad in ("abc\n", "abc-123\n", "", "a b", "١٢٣", "x" * 127 + "\n", None, 123):
+        assert sanitize_correlation_id(bad) is None, repr(bad)
+    for good in ("3f2a9c1e-0b7d-4e2f-9a61-5d8c2b7e4f10", "A.b_c-9", "---", "x" * 128):
+        assert sanitize_correlation_id(good) == good
     tid = "4bf92f3577b34da6a3ce929d0e0e4736"
     assert correlation_from_headers({"traceparent": f"00-{tid}-00f067aa0ba902b7-01"}) == tid
     assert correlation_from_headers({"traceparent": "garbage"}) is None
