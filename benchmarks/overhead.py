@@ -49,6 +49,8 @@ PINNED_SESSIONS = 3
 PINNED_ROUNDS = 4
 TOGGLE_SESSIONS = 2
 TOGGLE_CYCLES = 12
+CALLGRIND_PROMPTS = 100  # per burst under valgrind (about 60 times slower)
+CALLGRIND_CYCLES = 2
 TOGGLE_ONLY = None  # every hook (an experiment may name some: "post_prompt", "put", "get", "task_done", ...)
 FINAL = ("success", "error", "interrupted")
 
@@ -262,6 +264,107 @@ import-time cost (memory, its idle threads) is in the comparisons with bare serv
     return body, per_cycle
 
 
+def callgrind_part() -> tuple[str, float | None]:
+    """Instructions per prompt with the hooks on and off, counted by valgrind's callgrind in one server process (the
+    hooks switched as in the fourth part, ABBA order): a count does not depend on what else the machine does, so it
+    shows what the timed parts cannot resolve on a shared VM. Only the bursts are counted (``callgrind_control``
+    switches counting on and off around each), per thread; the writer is held back until a burst is over
+    (``POST /bench/writer``), so its work is neither counted nor mixed into the bursts. Time is not instructions:
+    code that runs once per prompt, after ComfyUI's own work has pushed it out of the CPU's caches, costs more time
+    per instruction than ComfyUI's own hot loops, so the timed parts' figure is the one the target is about."""
+    import glob
+    import re
+    import shutil
+    import subprocess
+    import tempfile
+
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        return "### Instructions per prompt (callgrind)\n\nNot measured: valgrind is not installed.", None
+    out = tempfile.mkdtemp(prefix="tower-callgrind-")
+    prefix = ("valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+              f"--callgrind-out-file={out}/cg.%p")
+    server = ComfyServer(with_extension=True, extra_nodes=(GCPROBE, TESTING_NODES), prefix=prefix)
+    counts: dict[bool, dict[int, list[int]]] = {True: {}, False: {}}  # per thread, one total per burst
+    try:
+        server.start(timeout=1500)
+        pid = server.proc.pid
+        c = Client(server)
+        c.conn.timeout = 600
+        c.call("POST", "/bench/writer", {"quiet_s": 3.0, "max_delay_s": 600.0})
+        done = [0]
+
+        def burst(start: int, n: int) -> None:
+            for i in range(n):
+                c.last = c.call("POST", "/prompt", {"prompt": trivial(start + i)})["prompt_id"]
+            done[0] += n
+            deadline = time.monotonic() + 900
+            while server.log_text().count("Prompt executed") < done[0]:  # no request to the server meanwhile
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the burst did not finish under valgrind")
+                time.sleep(0.2)
+
+        def control(*args: str) -> None:
+            subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=120)
+
+        burst(10_000_000, CALLGRIND_PROMPTS)  # warm-up
+        run_burst(c, 0, 0, True)
+        k = 0
+        for cycle in range(CALLGRIND_CYCLES):
+            for on in ((True, False, False, True) if cycle % 2 == 0 else (False, True, True, False)):
+                c.call("POST", "/bench/hooks", {"on": on})
+                c.call("POST", "/bench/gc/level", {})
+                control("-z")
+                control("-i", "on")
+                burst(50_000_000 + k * CALLGRIND_PROMPTS, CALLGRIND_PROMPTS)
+                control("-i", "off")
+                control("-d", f"burst-{k}")
+                c.call("POST", "/bench/hooks", {"on": True})
+                if on:
+                    run_burst(c, 0, 0, True)  # recorded (not counted)
+                for f in glob.glob(f"{out}/cg.{pid}.*"):
+                    text = Path(f).read_text(errors="replace")
+                    if f"Trigger: dump burst-{k}\n" not in text:
+                        continue
+                    thread = int(re.search(r"^thread: (\d+)", text, re.M).group(1))
+                    total = int(re.search(r"^totals: (\d+)", text, re.M).group(1))
+                    counts[on].setdefault(thread, []).append(total)
+                k += 1
+    finally:
+        server.stop()
+        shutil.rmtree(out, ignore_errors=True)
+    n = CALLGRIND_PROMPTS * 2 * CALLGRIND_CYCLES  # prompts each way
+    # thread 1 is ComfyUI's main thread (the event loop); the prompt worker is the busiest other thread with the
+    # hooks off (the writer and our other threads do almost nothing then)
+    worker = max((t for t in counts[False] if t != 1), key=lambda t: sum(counts[False][t]))
+
+    def per_prompt(on: bool, thread: int) -> float:
+        """The median burst's count per prompt: now and then a burst's event loop does a few million instructions
+        of something else (hooks on or off alike), which a median keeps out."""
+        return statistics.median(counts[on].get(thread, [0])) / CALLGRIND_PROMPTS
+
+    rows = []
+    for name, t in (("event loop", 1), ("prompt worker", worker)):
+        off, on = per_prompt(False, t), per_prompt(True, t)
+        bursts = " / ".join(", ".join(f"{x / CALLGRIND_PROMPTS / 1000:.0f}k" for x in counts[arm].get(t, []))
+                            for arm in (True, False))
+        rows.append(f"| {name} | {off:,.0f} | {on:,.0f} | {on - off:+,.0f} ({(on - off) / off:+.1%}) | {bursts} |")
+    both_off = per_prompt(False, 1) + per_prompt(False, worker)
+    both_on = per_prompt(True, 1) + per_prompt(True, worker)
+    ratio = both_off / both_on
+    body = f"""### Instructions per prompt (callgrind, one server process)
+
+| thread | hooks off: instructions per prompt (median burst) | hooks on | added | each burst, on / off |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Instructions on ComfyUI's two threads, hooks off/on: **{ratio:.3f}** ({n} prompts each way, medians of the bursts, {CALLGRIND_CYCLES} ABBA
+cycles of bursts of {CALLGRIND_PROMPTS}, counted by valgrind's callgrind: the same count whatever else the machine
+does). Our writer's work comes after the bursts and is not counted here. Time is not instructions: code that runs
+once per prompt, after ComfyUI's own work has pushed it out of the CPU's caches, takes more time per instruction than
+ComfyUI's own loops, which is why the timed parts above read a larger share."""
+    return body, ratio
+
+
 def _start(servers: dict[str, ComfyServer]) -> None:
     """Start the servers side by side (each takes seconds to import torch)."""
     errors: list[BaseException] = []
@@ -359,7 +462,8 @@ full garbage collection (not timed, as `POST /free` makes it), so it does not la
 the collections each server made during the bursts. Command: `python benchmarks/overhead.py`."""
     pinned, _ = pinned_part()
     toggled, _ = toggle_part()
-    body = body + "\n\n" + pinned + "\n\n" + toggled
+    counted, _ = callgrind_part()
+    body = body + "\n\n" + pinned + "\n\n" + toggled + "\n\n" + counted
     print(body)
     write_section("overhead", body)
 

@@ -275,7 +275,7 @@ class Capture:
                 req.reset(token)
             cid = state[2]
             if cid is not None and resp.status == 200:  # queued, and handed over by the put wrapper
-                resp.headers["X-Correlation-ID"] = cid
+                resp.headers[_H_CORRELATION] = cid
                 return resp
             try:
                 cid, pid = await capture._post_not_queued(request, resp, state)
@@ -307,7 +307,14 @@ class Capture:
                 extra = item[3]
                 if type(extra) is dict:
                     if cid is None:
-                        cid = valid(extra.get(CORRELATION_KEY)) or valid(item[1]) or mint_correlation_id()
+                        cid = extra.get(CORRELATION_KEY)
+                        if cid is not None:
+                            cid = valid(cid)
+                        if cid is None:
+                            cid = item[1]  # ComfyUI's uuid4 passes the test written out here; others the full one
+                            if not (type(cid) is str and len(cid) <= 128 and cid.isascii()
+                                    and cid.replace("-", "").isalnum()):
+                                cid = valid(cid) or mint_correlation_id()
                     extra[CORRELATION_KEY] = cid
                     if note_create_time and "create_time" not in extra:  # ComfyUI's own, where it has none
                         extra["create_time"] = int(clock() * 1000)

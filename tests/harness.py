@@ -86,8 +86,9 @@ class Graph:
 class ComfyServer:
     def __init__(self, *, port: int | None = None, env: dict[str, str] | None = None, base_dir: Path | None = None,
                  extra_nodes: tuple[Path, ...] = (TESTING_NODES,), extra_args: tuple[str, ...] = (),
-                 with_extension: bool = True) -> None:
+                 with_extension: bool = True, prefix: tuple[str, ...] = ()) -> None:
         self.with_extension = with_extension
+        self.prefix = prefix  # a command to run ComfyUI under (the benchmark's valgrind)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="tower-test-comfy-"))
@@ -118,7 +119,7 @@ class ComfyServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TOWER_", "ECHO_BRAIN"))}
         env.update(self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        cmd = [str(rt / "venv" / "bin" / "python"), "main.py", "--cpu", "--listen", "127.0.0.1", "--port",
+        cmd = [*self.prefix, str(rt / "venv" / "bin" / "python"), "main.py", "--cpu", "--listen", "127.0.0.1", "--port",
                str(self.port), "--base-directory", str(self.base_dir), "--database-url", "sqlite:///:memory:",
                "--disable-api-nodes", *self.extra_args]
         self._log = open(self.log_path, "ab")  # noqa: SIM115

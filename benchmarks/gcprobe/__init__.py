@@ -6,13 +6,16 @@ while prompts run, wherever that falls. ``POST /bench/gc/level`` makes it run no
 reset; ``GET /bench/gc`` returns the collections and their time per generation since the server started, those
 made while levelling excluded, so the benchmark can report what the extension changes about garbage collection.
 ``POST /bench/hooks`` detaches and re-attaches Tower Sentinel's hooks inside a running server, so the benchmark can
-compare prompts with and without them in the same process.
+compare prompts with and without them in the same process. ``POST /bench/writer`` sets how long Tower Sentinel's
+writer waits for ComfyUI to go quiet (under valgrind a prompt takes a hundred times longer, and the gaps between
+them would look quiet).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import time
 
 from aiohttp import web
@@ -100,6 +103,20 @@ async def hooks(request: web.Request) -> web.Response:
         if only is None or (name == "_handler" and "post_prompt" in only) or name in only:
             setattr(owner, name, wrapped if on else orig)
     return web.json_response({"on": on, "switched": len(_switches)})
+
+
+@PromptServer.instance.routes.post("/bench/writer")
+async def writer(request: web.Request) -> web.Response:
+    """``{"quiet_s": s, "max_delay_s": s}``: the gap in events the writer waits for before it writes, and how long
+    it waits at most (recorder privates: benchmark code only). 409 where the extension is not loaded."""
+    body = await request.json()
+    for name, mod in list(sys.modules.items()):
+        rec = mod.get_recorder() if name.endswith(".telemetry.context") and hasattr(mod, "get_recorder") else None
+        if rec is not None:
+            rec._quiet = float(body["quiet_s"])
+            rec._max_delay = float(body["max_delay_s"])
+            return web.json_response({"quiet_s": rec._quiet, "max_delay_s": rec._max_delay})
+    return web.json_response({"error": "Tower Sentinel's recorder is not running here"}, status=409)
 
 
 NODE_CLASS_MAPPINGS: dict = {}
