@@ -267,7 +267,8 @@ import-time cost (memory, its idle threads) is in the comparisons with bare serv
 def callgrind_part() -> tuple[str, float | None]:
     """Instructions per prompt with the hooks on and off, counted by valgrind's callgrind in one server process (the
     hooks switched as in the fourth part, ABBA order): a count does not depend on what else the machine does, so it
-    shows what the timed parts cannot resolve on a shared VM. Only the bursts are counted (``callgrind_control``
+    shows what the timed parts cannot resolve on a shared VM (what remains of run-to-run differences comes from the
+    process itself: random prompt ids, clock readings, when a garbage collection falls). Only the bursts are counted (``callgrind_control``
     switches counting on and off around each), per thread; the writer is held back until a burst is over
     (``POST /bench/writer``), so its work is neither counted nor mixed into the bursts. Time is not instructions:
     code that runs once per prompt, after ComfyUI's own work has pushed it out of the CPU's caches, costs more time
@@ -283,7 +284,9 @@ def callgrind_part() -> tuple[str, float | None]:
     out = tempfile.mkdtemp(prefix="tower-callgrind-")
     prefix = ("valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
               f"--callgrind-out-file={out}/cg.%p")
-    server = ComfyServer(with_extension=True, extra_nodes=(GCPROBE, TESTING_NODES), prefix=prefix)
+    # a fixed hash seed: dict layouts (and so the instructions of every lookup) are then the same from run to run
+    server = ComfyServer(with_extension=True, extra_nodes=(GCPROBE, TESTING_NODES), prefix=prefix,
+                         env={"PYTHONHASHSEED": "0"})
     counts: dict[bool, dict[int, list[int]]] = {True: {}, False: {}}  # per thread, one total per burst
     try:
         server.start(timeout=1500)
@@ -358,8 +361,8 @@ def callgrind_part() -> tuple[str, float | None]:
 {chr(10).join(rows)}
 
 Instructions on ComfyUI's two threads, hooks off/on: **{ratio:.3f}** ({n} prompts each way, medians of the bursts, {CALLGRIND_CYCLES} ABBA
-cycles of bursts of {CALLGRIND_PROMPTS}, counted by valgrind's callgrind: the same count whatever else the machine
-does). Our writer's work comes after the bursts and is not counted here. Time is not instructions: code that runs
+cycles of bursts of {CALLGRIND_PROMPTS}, counted by valgrind's callgrind: a count does not depend on what else the
+machine does; what varies between runs comes from the process itself, a few thousand instructions per prompt). Our writer's work comes after the bursts and is not counted here. Time is not instructions: code that runs
 once per prompt, after ComfyUI's own work has pushed it out of the CPU's caches, takes more time per instruction than
 ComfyUI's own loops, which is why the timed parts above read a larger share."""
     return body, ratio

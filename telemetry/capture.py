@@ -793,60 +793,54 @@ def _wrap_registry(capture: Capture, reg_cls: type) -> None:
     perf = time.perf_counter
     marks = capture._marks  # one list for the capture's life (cleared, never replaced)
 
-    # the bodies are written out in each wrapper, not shared through a helper: they run twice per node on the
-    # worker thread, and a Python call is most of what they cost
-    if _params(orig_start) == _params(orig_finish) == ["self", "node_id"]:  # ComfyUI's own signature: no argument
-        # tuple and dict per call
-        def start_progress(self: Any, node_id: str) -> Any:
-            try:
-                marks.append(node_id)
-                marks.append(perf())
-                if "." in node_id:  # a node made while the prompt ran (graph expansion): not in its graph
-                    capture._eph_cls[node_id] = capture._node_class(node_id, self)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_start", exc)
-            return orig_start(self, node_id)
+    # the bodies are written out in the wrappers, not called as helpers: they run twice per node on the worker
+    # thread, and a Python call is most of what they cost. Where ComfyUI's own signature is not what is wrapped
+    # (another version, or a peer's wrapper), generic wrappers call these with ComfyUI's part left out.
+    generic = not (_params(orig_start) == _params(orig_finish) == ["self", "node_id"])
+    then_start, then_finish = (_nothing, _nothing) if generic else (orig_start, orig_finish)
 
-        def finish_progress(self: Any, node_id: str) -> Any:
-            try:
-                t = perf()
-                cur = capture._cur
-                if cur is not None and t - cur[3] > STREAM_AFTER_S:  # a long prompt: hand the timing over now
-                    capture._stream_node(node_id, t, cur, self)
-                else:
-                    marks.append(node_id)
-                    marks.append(-t)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_finish", exc)
-            return orig_finish(self, node_id)
-    else:  # another version, or a peer's wrapper
-        def start_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            try:
+    def start_progress(self: Any, node_id: str) -> Any:
+        try:
+            marks.append(node_id)
+            marks.append(perf())
+            if "." in node_id:  # a node made while the prompt ran (graph expansion): not in its graph
+                capture._eph_cls[node_id] = capture._node_class(node_id, self)
+        except Exception as exc:  # noqa: BLE001
+            capture._fail("node_start", exc)
+        return then_start(self, node_id)
+
+    def finish_progress(self: Any, node_id: str) -> Any:
+        try:
+            t = perf()
+            cur = capture._cur
+            if cur is not None and t - cur[3] > STREAM_AFTER_S:  # a long prompt: hand the timing over now
+                capture._stream_node(node_id, t, cur, self)
+            else:
                 marks.append(node_id)
-                marks.append(perf())
-                if "." in node_id:
-                    capture._eph_cls[node_id] = capture._node_class(node_id, self)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_start", exc)
+                marks.append(-t)
+        except Exception as exc:  # noqa: BLE001
+            capture._fail("node_finish", exc)
+        return then_finish(self, node_id)
+
+    if generic:
+        noted_start, noted_finish = start_progress, finish_progress
+
+        def start_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            noted_start(self, node_id)
             return orig_start(self, node_id, *args, **kwargs)
 
         def finish_progress(self: Any, node_id: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            try:
-                t = perf()
-                cur = capture._cur
-                if cur is not None and t - cur[3] > STREAM_AFTER_S:  # a long prompt: hand the timing over now
-                    capture._stream_node(node_id, t, cur, self)
-                else:
-                    marks.append(node_id)
-                    marks.append(-t)
-            except Exception as exc:  # noqa: BLE001
-                capture._fail("node_finish", exc)
+            noted_finish(self, node_id)
             return orig_finish(self, node_id, *args, **kwargs)
 
     for fn, orig in ((start_progress, orig_start), (finish_progress, orig_finish)):
         fn.__tower_wrapped__ = True
         fn.__wrapped__ = orig
         setattr(reg_cls, fn.__name__, fn)
+
+
+def _nothing(*_args: Any) -> None:
+    return None
 
 
 def _client_id(extra: Any) -> str | None:
