@@ -307,14 +307,9 @@ class Capture:
                 extra = item[3]
                 if type(extra) is dict:
                     if cid is None:
-                        cid = extra.get(CORRELATION_KEY)
-                        if cid is not None:
-                            cid = valid(cid)
-                        if cid is None:
-                            cid = item[1]  # ComfyUI's uuid4 passes the test written out here; others the full one
-                            if not (type(cid) is str and len(cid) <= 128 and cid.isascii()
-                                    and cid.replace("-", "").isalnum()):
-                                cid = valid(cid) or mint_correlation_id()
+                        client = extra.get(CORRELATION_KEY)
+                        cid = ((valid(client) if client is not None else None) or valid(item[1])
+                               or mint_correlation_id())
                     extra[CORRELATION_KEY] = cid
                     if note_create_time and "create_time" not in extra:  # ComfyUI's own, where it has none
                         extra["create_time"] = int(clock() * 1000)

@@ -109,12 +109,16 @@ async def hooks(request: web.Request) -> web.Response:
 async def writer(request: web.Request) -> web.Response:
     """``{"quiet_s": s, "max_delay_s": s}``: the gap in events the writer waits for before it writes, and how long
     it waits at most (recorder privates: benchmark code only). 409 where the extension is not loaded."""
-    body = await request.json()
+    try:
+        body = await request.json()
+        quiet, max_delay = float(body["quiet_s"]), float(body["max_delay_s"])
+    except (ValueError, TypeError, KeyError) as exc:
+        return web.json_response({"error": {"type": "invalid_request", "message": f"quiet_s and max_delay_s "
+                                            f"(seconds) are required: {exc!r}"}}, status=400)
     for name, mod in list(sys.modules.items()):
         rec = mod.get_recorder() if name.endswith(".telemetry.context") and hasattr(mod, "get_recorder") else None
         if rec is not None:
-            rec._quiet = float(body["quiet_s"])
-            rec._max_delay = float(body["max_delay_s"])
+            rec._quiet, rec._max_delay = quiet, max_delay
             return web.json_response({"quiet_s": rec._quiet, "max_delay_s": rec._max_delay})
     return web.json_response({"error": "Tower Sentinel's recorder is not running here"}, status=409)
 
